@@ -1,0 +1,172 @@
+"""The Python API: `Assistant.load()` then `ask()`. The CLI, UI and HTTP API only call this."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from .answer import Answer, Citation
+from .conversation import contextual_query
+from .embeddings import Embedder
+from .engine import Draft, Engine, EngineInput, verify_claim
+from .extractive import ExtractiveEngine
+from .glossary import Glossary
+from .index import Index, IndexLoadError
+from .messages import message
+from .retrieval import Hit, Retriever
+from .settings import Settings
+from .sources import SourceText, load_sources
+from .textnorm import detect_language
+
+LANGUAGES = ("ar", "en")
+SENTENCE_END = " \t\n،,؛;:."  # a quoted clause's own closing punctuation gives way to the marker
+
+
+class QuestionError(ValueError):
+    """Bad input from a user; `str(error)` is a message in the user's language."""
+
+    def __init__(self, key: str, language: str, **values: object):
+        self.key = key
+        self.language = language
+        super().__init__(message(key, language, **values))
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated question: the text, the answer language and the earlier turns."""
+
+    question: str
+    language: str
+    history: list[dict]
+
+
+class Assistant:
+    def __init__(self, settings: Settings, sources: list[SourceText], index: Index, embedder: Embedder):
+        self.settings = settings
+        self.sources = sources
+        self.index = index
+        self.embedder = embedder
+        self.glossary = Glossary([e for s in sources for e in s.glossary])
+        self.retriever = Retriever(index, embedder, self.glossary, settings)
+        self.extractive = ExtractiveEngine(index, self.glossary)
+        self.engine: Engine = self.extractive if settings.engine == "extractive" else _generative(settings, self)
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, *, rebuild: bool = True,
+             progress: Callable[[str], None] | None = None) -> "Assistant":
+        """Load the sources, the embedding model and the index.
+
+        A stale or damaged index is rebuilt (and saved when the folder is writable) if `rebuild`,
+        otherwise the error says what is wrong. No network is used: the model must be set up.
+        """
+        settings = settings or Settings.from_env()
+        sources = load_sources(settings.sources_dir, settings.project_dir)
+        embedder = Embedder.from_settings(settings, progress=progress is not None)
+        try:
+            index = Index.load(settings.index_dir, sources, settings, embedder.checksum)
+        except IndexLoadError as exc:
+            if not rebuild:
+                raise
+            say = progress or (lambda text: print(text, file=sys.stderr))
+            say(f"{exc}; rebuilding it now")
+            index = Index.build(sources, embedder, settings, progress=progress)
+            try:
+                index.save(settings.index_dir)
+            except OSError as save_error:
+                say(f"could not save the rebuilt index ({save_error}); using it from memory")
+        return cls(settings, sources, index, embedder)
+
+    # ------------------------------------------------------------------ input
+    def validate(self, question: object, history: object = None, language: object = None) -> Request:
+        """Check a question before any work: every refusal is a QuestionError in the user's language."""
+        if language not in (None, "", "auto") and language not in LANGUAGES:
+            lang = detect_language(question) if isinstance(question, str) else "en"
+            raise QuestionError("bad_language", lang, value=language)
+        if not isinstance(question, str):
+            raise QuestionError("question_not_text", language if language in LANGUAGES else "en")
+        lang = language if language in LANGUAGES else detect_language(question)
+        cleaned = " ".join(question.split())
+        if not cleaned:
+            raise QuestionError("empty_question", lang)
+        if len(cleaned) > self.settings.max_question_chars:
+            raise QuestionError("question_too_long", lang, length=len(cleaned),
+                                limit=self.settings.max_question_chars)
+        return Request(cleaned, lang, _validate_history(history, lang, self.settings.max_history_turns))
+
+    # ------------------------------------------------------------------ answers
+    def search(self, question: str, language: str | None = None, k: int | None = None) -> list[Hit]:
+        request = self.validate(question, None, language)
+        return self.retriever.search(request.question, request.language, k)
+
+    def ask(self, question: str, history: list[dict] | None = None, language: str | None = None) -> Answer:
+        """Answer a question from the sources, in its language, citing the passages quoted."""
+        answer = None
+        for item in self.ask_stream(question, history, language):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, history: list[dict] | None = None,
+                   language: str | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text in increments as it is produced, then the final Answer."""
+        request = self.validate(question, history, language)
+        query = contextual_query(request.question, request.history, self.glossary, request.language)
+        vector = self.retriever.embed(query)
+        hits = self.retriever.search(query, request.language, query_vector=vector)
+        engine_input = EngineInput(request.question, query, request.language, hits, vector.vector)
+        streamed = False
+        draft = None
+        for item in self.engine.stream(engine_input):
+            if isinstance(item, Draft):
+                draft = item
+            else:
+                streamed = True
+                yield item
+        if draft is None or (draft.answerable and not all(verify_claim(c, hits) for c in draft.claims)):
+            draft = self.extractive.draft(engine_input)  # a generator's unverifiable answer is replaced
+        answer = self._compose(draft, engine_input)
+        if not streamed:
+            words = answer.text.split(" ")
+            for i, word in enumerate(words):
+                yield word if i == 0 else " " + word
+        yield answer
+
+    def _compose(self, draft: Draft, request: EngineInput) -> Answer:
+        """Number the cited passages in order of first use and end each sentence with its marker."""
+        passages = [Citation.from_hit(rank, hit) for rank, hit in enumerate(request.hits, 1)]
+        if not draft.answerable or not draft.claims:
+            return Answer(message("not_in_text", request.language), request.language, False, [], passages,
+                          request.query)
+        numbers: dict[int, int] = {}
+        highlights: dict[int, list[list[int]]] = {}
+        sentences = []
+        for claim in draft.claims:
+            n = numbers.setdefault(claim.hit, len(numbers) + 1)
+            highlights.setdefault(claim.hit, []).extend([list(span) for span in claim.highlights])
+            sentence = claim.text.strip().rstrip(SENTENCE_END)
+            if request.language == "en":
+                sentence = sentence[:1].upper() + sentence[1:]
+            sentences.append(f"{sentence} [{n}].")
+        citations = [Citation.from_hit(n, request.hits[hit], highlights[hit]) for hit, n in numbers.items()]
+        return Answer(" ".join(sentences), request.language, True, citations, passages, request.query)
+
+
+def _generative(settings: Settings, assistant: "Assistant") -> Engine:
+    raise ValueError(f"unknown answer engine {settings.engine!r} (use extractive)")
+
+
+def _validate_history(history: object, language: str, max_turns: int) -> list[dict]:
+    """History is a list of {"role": "user"|"assistant", "content": str}; only recent turns matter."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise QuestionError("history_not_list", language)
+    turns = []
+    for i, turn in enumerate(history):
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant") \
+                or not isinstance(turn.get("content"), str):
+            raise QuestionError("history_bad_turn", language, turn=i + 1)
+        turns.append({"role": turn["role"], "content": turn["content"][:4000]})
+    return turns[-max_turns:]

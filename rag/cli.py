@@ -1,0 +1,163 @@
+"""The `rag` command: setup, build, ask, eval (and serve, for the app).
+
+Exit codes: 0 success, 1 the work failed (missing model, broken index, ...), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .settings import Settings
+
+DEFAULT_QA = Settings().project_dir.parent / "shared" / "eval" / "dev_qa.jsonl"
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    """Fetch and convert the model (once), then build the index if it is missing or stale."""
+    from .models import ensure_model
+
+    folder = ensure_model(settings.model, settings.model_dir, fetch=True, progress=True)
+    _say(f"model {settings.model}: {folder}")
+    return _build(settings, force=False)
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    return _build(settings, force=args.force)
+
+
+def _build(settings: Settings, force: bool) -> int:
+    from .embeddings import Embedder
+    from .index import Index, IndexLoadError
+    from .sources import load_sources
+
+    sources = load_sources(settings.sources_dir, settings.project_dir)
+    embedder = Embedder.from_settings(settings, progress=True)
+    if not force:
+        try:
+            Index.load(settings.index_dir, sources, settings, embedder.checksum)
+            _say(f"index in {settings.index_dir} is up to date")
+            return 0
+        except IndexLoadError as exc:
+            _say(str(exc))
+    index = Index.build(sources, embedder, settings, progress=_say, show_bar=True)
+    index.save(settings.index_dir)
+    m = index.manifest
+    _say(f"built {m['passages']} passages ({m['rows']} vectors, {m['index_type']}) from {len(sources)} "
+         f"source(s) in {m['build_seconds']} s -> {settings.index_dir}")
+    return 0
+
+
+def _read_history(path: str | None) -> list | None:
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the history file {path}: {exc}") from None
+
+
+class InputError(Exception):
+    """Bad command-line input (exit code 2)."""
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .assistant import Assistant
+
+    history = _read_history(args.history)
+    assistant = Assistant.load(settings)
+    answer = assistant.ask(args.question, history=history, language=args.language)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(answer.text)
+    cited = answer.citations if answer.answerable else answer.passages[:3]
+    print()
+    for c in cited:
+        label = f"[{c.n}]" if answer.answerable else f"({c.n})"
+        print(f"{label} {c.source} ¶{c.paragraph} [{c.start}:{c.end}]")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .assistant import Assistant
+    from .evaluation import evaluate, format_table, read_qa
+
+    questions = read_qa(Path(args.qa))
+    assistant = Assistant.load(settings)
+    result = evaluate(assistant, questions, k=args.k)
+    if args.json == "-":
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+        return 0
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        _say(f"wrote {args.json}")
+    for row in result["rows"]:
+        misses = [k for k in ("recall", "correct", "cite_ok", "lang_ok") if row.get(k) is False]
+        if ("recall" in row) == row["refused"]:
+            misses.append("refusal")
+        if misses:
+            _say(f"{row['id']}: miss {' '.join(misses)} :: {row['text'][:140]!r}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description=(
+        "Ask questions, in Arabic or English, about an Arabic history of the Mongol campaign "
+        "against Khwarazm (1218-1222), with answers that cite the exact passages."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("setup", help="fetch and convert the model, build the index (idempotent)")
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("build", help="(re)build the index of source_texts/")
+    p.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
+    p.add_argument("--history", metavar="FILE", help='JSON list of earlier turns [{"role", "content"}]')
+    p.add_argument("--language", choices=["ar", "en"], help="answer language (default: the question's)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="retrieval and answer metrics on a QA set, per language")
+    p.add_argument("qa", nargs="?", default=str(DEFAULT_QA), help=f"QA JSONL (default {DEFAULT_QA})")
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="write the full result as JSON to FILE (or stdout)")
+    p.add_argument("--k", type=int, default=5, help="recall cut-off (default 5)")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .assistant import QuestionError
+    from .evaluation import QASetError
+    from .index import IndexLoadError
+    from .models import ModelError
+    from .sources import SourceError
+
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings)
+    except (QuestionError, InputError, QASetError) as exc:
+        _say(f"rag: {exc}")
+        return 2
+    except (ModelError, IndexLoadError, SourceError, ValueError) as exc:
+        _say(f"rag: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _say("rag: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""What a question asks for (a number, a date, a person, a place, a reason), and whether a clause has it.
+
+Small bilingual word lists, applied to normalised text; used by the extractive engine to prefer
+the clause that holds the kind of thing asked about, and by follow-up handling.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .glossary import Glossary
+from .textnorm import normalize
+
+
+def _folded(words: str) -> frozenset[str]:
+    return frozenset(normalize(words).split())
+
+
+NUMBER_WORDS = _folded("""
+    اثنان اثنين اثني اثنا ثلاث ثلاثة اربع اربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية تسع تسعة
+    عشر عشرة عشرين عشرون ثلاثين ثلاثون اربعين خمسين ستين ستون سبعين ثمانين تسعين مائة مئة مائتين
+    ثلاثمائة اربعمائة خمسمائة الف الفا ألفاً الاف آلاف الآف يومين شهرين
+    two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy
+    eighty ninety hundred hundreds thousand thousands dozen
+""")
+MONTHS = _folded("""
+    محرم صفر ربيع جمادى رجب شعبان رمضان شوال القعدة الحجة نيسان شباط اذار آذار ايار حزيران تموز آب
+    ايلول تشرين كانون
+    muharram safar rabi jumada rajab shaban ramadan shawwal dhu january february march april may june
+    july august september october november december spring summer autumn winter
+""")
+DATE_WORDS = _folded("عام سنة سنه شتاء ربيع اواخر ah ce year years")
+DIRECTIONS = _folded("""
+    شمال شمالي الشمال جنوب جنوبا الجنوب جنوباً شرق الشرق شرقي غرب الغرب غربي قرب بالقرب ضفاف ساحل الساحل
+    north northern south southern east eastern west western near bank banks shore coast
+""")
+REASON_WORDS = _folded("""
+    لتسخيرهم للاستفادة لتأمين لحرب للقبض للاحتجاج للتجارة لاقتحامها للاستيلاء لتبادل لاجتياح انتقاما انتقاماً
+    بسبب لان لأنهم لانهم بتهمة هدفه رغبته
+    because order purpose aim revenge charge reason so to for
+""")
+
+YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
+NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
+
+# Question words, matched on normalised text at the start of the question (or anywhere for the
+# longer phrases). Order matters: "how long" is a quantity, "how" alone is not.
+KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم|عدد|مقدار|تعداد)(\s|$)")),
+    ("date", re.compile(r"\b(when|what year|which year|what date|in what year|what month)\b|(^|\s)(متي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
+    ("reason", re.compile(r"\b(why|for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
+    ("place", re.compile(r"\b(where|which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين)(\s|$)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
+    ("person", re.compile(r"\b(who|whom|whose|which commander|which general|which son|which sons|by whom|which ruler)\b|^من (?!اين)|(^|\s)(بقياده من|من هو|من هم|من كان)(\s|$)")),
+]
+
+
+@dataclass(frozen=True)
+class QuestionKind:
+    kind: str | None  # number | date | reason | place | person | None (anything)
+    mentioned: frozenset[str]  # glossary ids the question itself names
+    numbers: frozenset[str]  # numbers the question itself holds
+
+
+def classify(question: str, glossary: Glossary) -> QuestionKind:
+    text = normalize(question)
+    kind = next((name for name, pattern in KIND_PATTERNS if pattern.search(text)), None)
+    mentioned = frozenset(m.entry.id for m in glossary.find(question))
+    return QuestionKind(kind, mentioned, frozenset(NUMBER.findall(text)))
+
+
+def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) -> bool:
+    """Whether a clause (in either language) holds a new thing of the kind the question asks for.
+
+    `entity_kinds` maps the glossary ids found in the clause to their kind.
+    """
+    if kind.kind is None:
+        return True
+    words = set(normalize(text).split())
+    new_entities = {k for eid, k in entity_kinds.items() if eid not in kind.mentioned}
+    numbers = set(NUMBER.findall(normalize(text))) - kind.numbers
+    if kind.kind == "number":
+        return bool(numbers) or bool(words & NUMBER_WORDS)
+    if kind.kind == "date":
+        return bool(set(YEAR.findall(" ".join(words))) - kind.numbers) or bool(words & MONTHS)
+    if kind.kind == "person":
+        return "person" in new_entities
+    if kind.kind == "place":
+        return bool({"place", "river"} & new_entities) or bool(words & DIRECTIONS)
+    if kind.kind == "reason":
+        return bool(words & REASON_WORDS) or any(w.startswith(("لت", "للا", "لاست")) for w in words)
+    return True

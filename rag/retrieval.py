@@ -1,0 +1,117 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) scores fused per passage.
+
+- dense: the query embedding against both language views of every passage (the best view counts);
+- lexical: BM25 over the view in the query's language, the query expanded with the glossary's
+  spelling variants of the names it mentions (Utrar -> Otrar, أترار -> اوترار).
+Fusion is a convex combination of the per-query min-max normalised scores (default) or
+reciprocal rank fusion; `rag eval` and bench/quality.py measure both (see README). Lexical search
+in the other language through glossary names was measured too and only added noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .embeddings import Embedder
+from .glossary import Glossary
+from .index import Index
+from .passages import Passage
+from .settings import Settings
+from .textnorm import tokenize
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float  # fused score: higher is better
+    dense: float  # best cosine similarity of the query with a view of the passage
+    ranks: dict[str, int] = field(default_factory=dict)  # rank in each fused ranking (1-based)
+
+
+@dataclass(frozen=True)
+class QueryVector:
+    """An embedded query, kept so later steps (answer selection) can reuse it."""
+
+    text: str
+    vector: np.ndarray
+
+
+class Retriever:
+    def __init__(self, index: Index, embedder: Embedder, glossary: Glossary, settings: Settings):
+        self.index = index
+        self.embedder = embedder
+        self.glossary = glossary
+        self.settings = settings
+
+    def embed(self, query: str) -> QueryVector:
+        return QueryVector(query, self.embedder.encode_queries([query])[0])
+
+    def search(self, query: str, language: str, k: int | None = None,
+               query_vector: QueryVector | None = None) -> list[Hit]:
+        k = k or self.settings.top_k
+        n = len(self.index.passages)
+        dense = self._dense_scores((query_vector or self.embed(query)).vector, n)
+        lexical = self._lexical_scores(query, language) if language in self.index.bm25 else None
+        signals = [(dense, self.settings.dense_weight)]
+        if lexical is not None:
+            signals.append((lexical, self.settings.lexical_weight))
+        fuse = _rrf if self.settings.fusion == "rrf" else _convex
+        fused = sum(weight * fuse(scores, self.settings.rrf_k) for scores, weight in signals if weight)
+        fused = np.asarray(fused, dtype=np.float64)
+        order = np.argsort(-fused, kind="stable")[:k]
+        dense_ranks = _ranks(dense)
+        lexical_ranks = _ranks(lexical) if lexical is not None else None
+        return [Hit(self.index.passages[i], float(fused[i]), float(dense[i]),
+                    {"dense": int(dense_ranks[i]),
+                     **({"bm25": int(lexical_ranks[i])} if lexical_ranks is not None else {})})
+                for i in order]
+
+    def _dense_scores(self, vector: np.ndarray, n: int) -> np.ndarray:
+        """Best cosine per passage over its views; passages not reached stay at -inf."""
+        rows = self.index.dense.ntotal
+        reach = rows if rows <= 4096 else min(rows, max(200, 8 * self.settings.top_k))
+        scores, ids = self.index.dense.search(vector[None, :], reach)
+        best = np.full(n, -np.inf, dtype=np.float64)
+        for score, row in zip(scores[0], ids[0]):
+            if row < 0:
+                continue
+            pid = self.index.rows[row, 0]
+            if score > best[pid]:
+                best[pid] = score
+        return best
+
+    def _lexical_scores(self, query: str, language: str) -> np.ndarray | None:
+        terms = tokenize(query)
+        if self.settings.glossary_expansion:
+            for name in self.glossary.expansion(query, language):
+                terms.extend(tokenize(name))
+        if not terms:
+            return None
+        scores = self.index.bm25[language].get_scores(terms).astype(np.float64)
+        scores[scores <= 0] = -np.inf  # no shared term: not ranked by this signal
+        return scores
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each entry by descending score (ties share the order of appearance)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+
+def _convex(scores: np.ndarray, _: int) -> np.ndarray:
+    """Min-max normalised scores; passages a signal did not reach get 0."""
+    finite = np.isfinite(scores)
+    if not finite.any():
+        return np.zeros(len(scores))
+    low, high = scores[finite].min(), scores[finite].max()
+    return np.where(finite, (scores - low) / (high - low + 1e-9), 0.0)
+
+
+def _rrf(scores: np.ndarray, k: int) -> np.ndarray:
+    """Reciprocal rank fusion term 1 / (k + rank); passages a signal did not reach get 0."""
+    return np.where(np.isfinite(scores), 1.0 / (k + _ranks(scores)), 0.0)

@@ -1,0 +1,91 @@
+"""All configuration in one place: a frozen settings object with environment overrides.
+
+Every knob of the pipeline lives here so that the CLI, the UI, the tests and the benchmarks all
+read the same values. `Settings.from_env()` applies `RAG_*` environment variables on top of the
+defaults; keyword arguments override both (tests and benchmarks use that).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _default_model_dir() -> Path:
+    """Converted model weights are big (hundreds of MB): keep them in the user cache, not in git."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "khwarazm-rag" / "models"
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path = PROJECT_DIR
+    sources_dir: Path = PROJECT_DIR / "source_texts"
+    index_dir: Path = PROJECT_DIR / "index"
+    # Embedding model: a known name (see rag.models.KNOWN_MODELS) or a local sentence-transformers folder.
+    model: str = "multilingual-e5-small"
+    model_dir: Path = field(default_factory=_default_model_dir)
+    # Passages: one per paragraph; a longer paragraph is split between clauses at about this length.
+    max_passage_chars: int = 1200
+    # Retrieval: how many passages an answer returns, and how dense and BM25 scores are fused
+    # ("convex": weighted sum of normalised scores; "rrf": reciprocal rank fusion with rrf_k).
+    top_k: int = 10
+    fusion: str = "convex"
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.4
+    rrf_k: int = 60
+    glossary_expansion: bool = True
+    # Narrative paragraphs often say "the city" for a place named just before: BM25 documents also
+    # carry the place names of this many preceding passages.
+    context_passages: int = 2
+    # FAISS index type: "auto" picks by corpus size (flat, hnsw, ivf).
+    index_type: str = "auto"
+    # Answer engine: "extractive" (default) or "transformers" (a local instruction model).
+    engine: str = "extractive"
+    generator_model: str = ""
+    # Input limits: questions longer than this are refused with a clear message.
+    max_question_chars: int = 2000
+    max_history_turns: int = 50
+    # Embedding batch size for index builds.
+    batch_size: int = 32
+    threads: int = 0  # 0: leave torch's default
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "Settings":
+        """Defaults, then `RAG_<FIELD>` environment variables, then explicit overrides."""
+        values: dict[str, Any] = {}
+        defaults = cls()
+        for f in dataclasses.fields(cls):
+            raw = os.environ.get("RAG_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(raw, type(getattr(defaults, f.name)), f.name)
+        if "project_dir" in values:  # paths below the project follow it unless set themselves
+            root = values["project_dir"]
+            values.setdefault("sources_dir", root / "source_texts")
+            values.setdefault("index_dir", root / "index")
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(raw: str, kind: type, name: str) -> Any:
+    try:
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if issubclass(kind, Path):
+            return Path(raw).expanduser().resolve()
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"RAG_{name.upper()}={raw!r} is not a valid {kind.__name__}") from None

