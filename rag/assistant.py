@@ -99,6 +99,15 @@ class Assistant:
         request = self.validate(question, None, language)
         return self.retriever.search(request.question, request.language, k)
 
+    def retrieve(self, question: str, history: list[dict] | None = None,
+                 language: str | None = None) -> EngineInput:
+        """Validate, resolve a follow-up against the history, and retrieve: what an engine answers from."""
+        request = self.validate(question, history, language)
+        query = contextual_query(request.question, request.history, self.glossary, request.language)
+        vector = self.retriever.embed(query)
+        hits = self.retriever.search(query, request.language, query_vector=vector)
+        return EngineInput(request.question, query, request.language, hits, vector.vector)
+
     def ask(self, question: str, history: list[dict] | None = None, language: str | None = None) -> Answer:
         """Answer a question from the sources, in its language, citing the passages quoted."""
         answer = None
@@ -111,11 +120,8 @@ class Assistant:
     def ask_stream(self, question: str, history: list[dict] | None = None,
                    language: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text in increments as it is produced, then the final Answer."""
-        request = self.validate(question, history, language)
-        query = contextual_query(request.question, request.history, self.glossary, request.language)
-        vector = self.retriever.embed(query)
-        hits = self.retriever.search(query, request.language, query_vector=vector)
-        engine_input = EngineInput(request.question, query, request.language, hits, vector.vector)
+        engine_input = self.retrieve(question, history, language)
+        hits = engine_input.hits
         streamed = False
         draft = None
         for item in self.engine.stream(engine_input):

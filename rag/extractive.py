@@ -2,14 +2,16 @@
 
 No instruction model that reads Arabic runs here (see ../shared/MODELS.md), so the answer is
 built from the text itself. Candidate answers are windows of one to three consecutive clauses of
-the best passages. Each window is scored by
-- lexical coverage: the IDF-weighted share of the query's terms (glossary-expanded) it contains,
-- meaning: the query embedding's cosine with the clauses (precomputed at index time),
-- fit: whether it holds the kind of thing asked for (a number for "how many", a date for "when",
-  a person for "who", a place for "where", a cause for "why") that the question does not already name,
-- the rank of its passage in retrieval,
-and the best window is quoted: Arabic from the original, English from the aligned translation.
-When even the best window is weak, the engine says the text does not answer the question.
+the best passages, scored on features:
+- coverage: the IDF-weighted share of the query's terms (glossary-expanded) the window contains;
+- meaning: the query embedding's cosine with the window's clauses (precomputed at index time);
+- fit: whether it holds a new thing of the kind asked for (a number for "how many", a date for
+  "when", a person for "who", a place for "where", a cause for "why");
+- the rank of its passage in retrieval, and its length.
+A question whose terms the text barely covers, or never uses at all (a wife, a birth, a
+population), is refused: the best window's coverage minus the share of unknown terms is too low.
+The best window is quoted: Arabic from the original, English from the aligned translation. When
+even the best window neither covers the question nor fits it, the text is taken to be silent.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -29,20 +30,30 @@ from .passages import Passage
 from .questions import QuestionKind, answers_kind, classify
 from .textnorm import tokenize
 
+FEATURES = ("coverage", "dense", "fit", "rank", "length")
+
 
 @dataclass(frozen=True)
 class ExtractiveWeights:
-    """Scoring weights and the refusal threshold, tuned on the development set (see README)."""
+    """Feature weights and thresholds, tuned on the team's question set (bench/team_qa.jsonl) and
+    checked on the development set; see bench/tune_extractive.py."""
 
-    lexical: float = 1.0
-    dense: float = 6.0
-    fit: float = 0.35
-    rank: float = 0.25
-    extra_clause: float = 0.12  # cost of each clause beyond the first
-    candidates: int = 4  # passages whose clauses are considered
+    coverage: float = 1.0
+    dense: float = 0.2  # per 0.05 of cosine below the best clause
+    fit: float = 0.2
+    rank: float = 0.4
+    length: float = 0.0  # per clause beyond the first
+    candidates: int = 3  # passages whose clauses are considered
     max_window: int = 3
-    refuse_below: float = 0.32  # best window's lexical coverage + fit, below which the text is silent
-    second_claim: float = 0.92  # a second passage is quoted when its best window is this close
+    refuse_below: float = 0.0  # the text is taken to be silent when the best window's coverage minus
+    # the share of the question the text never mentions at all falls below this
+
+    def score(self, features: dict[str, float]) -> float:
+        return sum(getattr(self, name) * features[name] for name in FEATURES)
+
+    def silent(self, features: dict[str, float]) -> bool:
+        """Whether the best window shows that the text does not answer the question."""
+        return features["coverage"] - features["unknown"] < self.refuse_below
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,8 @@ class Window:
     passage: Passage
     first: int  # clause positions [first, last] in the passage
     last: int
-    score: float
-    coverage: float
-    dense: float
-    fits: bool
+    features: dict[str, float]
+    score: float = 0.0
 
 
 class ExtractiveEngine:
@@ -64,11 +73,13 @@ class ExtractiveEngine:
         self.index = index
         self.glossary = glossary
         self.weights = weights or ExtractiveWeights()
-        self._idf = self._document_frequencies(index)
+        self._idf, self._unseen_idf = self._inverse_document_frequencies(index)
+        self._terms: dict[tuple[int, int], frozenset[str]] = {}
+        self._entities: dict[tuple[int, int], dict[str, str]] = {}
 
     @staticmethod
-    def _document_frequencies(index: Index) -> tuple[dict[str, float], float]:
-        """IDF over clauses (both views): a term in every clause tells nothing about the answer."""
+    def _inverse_document_frequencies(index: Index) -> tuple[dict[str, float], float]:
+        """IDF over clauses (both views): a term found in every clause tells nothing about the answer."""
         df: Counter[str] = Counter()
         total = 0
         for p in index.passages:
@@ -77,75 +88,95 @@ class ExtractiveEngine:
                 df.update(set(tokenize(seg.text)) | set(tokenize(seg.translation or "")))
         return {t: math.log(1 + total / n) for t, n in df.items()}, math.log(1 + total)
 
-    @lru_cache(maxsize=4096)
-    def _clause_terms(self, passage_id: int, position: int) -> frozenset[str]:
-        seg = self.index.passages[passage_id].segments[position]
-        return frozenset(tokenize(seg.text)) | frozenset(tokenize(seg.translation or ""))
+    def _clause_terms(self, passage: Passage, position: int) -> frozenset[str]:
+        key = (passage.id, position)
+        if key not in self._terms:
+            seg = passage.segments[position]
+            self._terms[key] = frozenset(tokenize(seg.text)) | frozenset(tokenize(seg.translation or ""))
+        return self._terms[key]
 
-    @lru_cache(maxsize=4096)
-    def _clause_entities(self, passage_id: int, position: int) -> tuple[tuple[str, str], ...]:
-        seg = self.index.passages[passage_id].segments[position]
-        found = self.glossary.find(seg.text) + self.glossary.find(seg.translation or "")
-        return tuple(sorted({(m.entry.id, m.entry.kind) for m in found}))
+    def _clause_entities(self, passage: Passage, position: int) -> dict[str, str]:
+        key = (passage.id, position)
+        if key not in self._entities:
+            seg = passage.segments[position]
+            found = self.glossary.find(seg.text) + self.glossary.find(seg.translation or "")
+            self._entities[key] = {m.entry.id: m.entry.kind for m in found}
+        return self._entities[key]
 
-    def _query_terms(self, request: EngineInput) -> dict[str, float]:
-        idf, unseen = self._idf
-        terms = set(tokenize(request.query))
-        for lang in ("ar", "en"):
-            for name in self.glossary.expansion(request.query, lang):
-                terms.update(tokenize(name))
-        return {t: idf.get(t, unseen) for t in terms}
+    def _query_units(self, query: str) -> list[tuple[frozenset[str], float]]:
+        """What a window should cover: each term of the question once, and each glossary name the
+        question mentions once (matched by any of its spellings, in either language).
+
+        A unit weighs its IDF; a term the text never uses keeps the highest IDF, so a question
+        about something absent (a wife, a birth) cannot be covered and is refused.
+        """
+        units: list[tuple[frozenset[str], float]] = []
+        named: set[str] = set()
+        for mention in self.glossary.find(query):
+            variants = frozenset(t for name in mention.entry.ar + mention.entry.en for t in tokenize(name))
+            named.update(tokenize(" ".join(mention.entry.ar + mention.entry.en)))
+            seen = [self._idf[t] for t in variants if t in self._idf]
+            units.append((variants, max(seen) if seen else self._unseen_idf))
+        for term in dict.fromkeys(tokenize(query)):
+            if term not in named:
+                units.append((frozenset([term]), self._idf.get(term, self._unseen_idf)))
+        return units
 
     def windows(self, request: EngineInput) -> list[Window]:
+        """Every candidate window with its features, best first."""
         w = self.weights
-        kind = classify(request.query, self.glossary)
-        terms = self._query_terms(request)
-        total = sum(terms.values()) or 1.0
+        kind: QuestionKind = classify(request.query, self.glossary)
+        units = self._query_units(request.query)
+        unknown = sum(weight for unit, weight in units if not any(t in self._idf for t in unit))
+        total = sum(weight for _, weight in units) or 1.0
         out: list[Window] = []
         for hit_index, hit in enumerate(request.hits[:w.candidates]):
             p = hit.passage
-            dense = []
-            for position in range(len(p.segments)):
-                rows = self.index.clause_vector_rows(p.id, position)
-                dense.append(float(np.max(self.index.clause_vectors[rows] @ request.query_vector)) if rows else 0.0)
+            dense = [self._clause_similarity(p, i, request.query_vector) for i in range(len(p.segments))]
             for first in range(len(p.segments)):
                 for last in range(first, min(first + w.max_window, len(p.segments))):
-                    clause_terms = frozenset().union(*(self._clause_terms(p.id, i) for i in range(first, last + 1)))
-                    coverage = sum(v for t, v in terms.items() if t in clause_terms) / total
-                    entities = dict(e for i in range(first, last + 1) for e in self._clause_entities(p.id, i))
-                    text = " ".join(s.text + " " + (s.translation or "") for s in p.segments[first:last + 1])
-                    fits = answers_kind(kind, text, entities)
-                    best_dense = max(dense[first:last + 1])
-                    score = (w.lexical * coverage + w.dense * best_dense + w.fit * fits
-                             + w.rank / (1 + hit_index) - w.extra_clause * (last - first))
-                    out.append(Window(hit_index, p, first, last, score, coverage, best_dense, fits))
+                    span = range(first, last + 1)
+                    window_terms = frozenset().union(*(self._clause_terms(p, i) for i in span))
+                    entities = {k: v for i in span for k, v in self._clause_entities(p, i).items()}
+                    text = " ".join(f"{s.text} {s.translation or ''}" for s in p.segments[first:last + 1])
+                    features = {
+                        "coverage": sum(weight for unit, weight in units if unit & window_terms) / total,
+                        "dense": max(dense[first:last + 1]),
+                        "fit": float(answers_kind(kind, text, entities)),
+                        "rank": 1.0 / (1 + hit_index),
+                        "length": float(last - first),
+                        "unknown": unknown / total,
+                    }
+                    out.append(Window(hit_index, p, first, last, features, w.score(features)))
+        if out:  # meaning relative to the best clause: cosines of one model bunch in a narrow band
+            top = max(x.features["dense"] for x in out)
+            out = [Window(x.hit, x.passage, x.first, x.last, f := {**x.features, "dense": (x.features["dense"] - top) / 0.05},
+                          w.score(f)) for x in out]
         out.sort(key=lambda x: x.score, reverse=True)
         return out
 
+    def _clause_similarity(self, passage: Passage, position: int, query_vector: np.ndarray) -> float:
+        rows = self.index.clause_vector_rows(passage.id, position)
+        return float(np.max(self.index.clause_vectors[rows] @ query_vector)) if rows else 0.0
+
     def draft(self, request: EngineInput) -> Draft:
-        w = self.weights
         windows = self.windows(request)
         if not windows:
             return Draft([], answerable=False)
         best = windows[0]
-        support = best.coverage + w.fit * best.fits
-        diagnostics = {"support": round(support, 3), "score": round(best.score, 3), "dense": round(best.dense, 3)}
-        if support < w.refuse_below:
+        diagnostics = {k: round(v, 3) for k, v in best.features.items()}
+        if self.weights.silent(best.features):
             return Draft([], answerable=False, diagnostics=diagnostics)
-        chosen = [best]
-        runner_up = next((x for x in windows if x.passage.paragraph != best.passage.paragraph
-                          or x.passage.source != best.passage.source), None)
-        if runner_up and runner_up.score >= w.second_claim * best.score and runner_up.fits:
-            chosen.append(runner_up)
-        return Draft([self._claim(x, request.language) for x in chosen], answerable=True, diagnostics=diagnostics)
+        return Draft([self._claim(best, request.language)], answerable=True, diagnostics=diagnostics)
 
     def _claim(self, window: Window, language: str) -> Claim:
         segments = window.passage.segments[window.first:window.last + 1]
+        start, end = segments[0].start, segments[-1].end
         if language == window.passage.language or any(s.translation is None for s in segments):
-            text = window.passage.text[segments[0].start - window.passage.start:segments[-1].end - window.passage.start]
+            text = window.passage.text[start - window.passage.start:end - window.passage.start]
         else:
             text = " ".join(s.translation for s in segments)
-        return Claim(text=text, hit=window.hit, highlights=((segments[0].start, segments[-1].end),))
+        return Claim(text=text, hit=window.hit, highlights=((start, end),))
 
     def stream(self, request: EngineInput) -> Iterator[str | Draft]:
         yield self.draft(request)

@@ -34,7 +34,7 @@ from .glossary import Glossary
 from .passages import Passage, make_passages
 from .sources import SourceText, sha256_bytes
 from .settings import Settings
-from .textnorm import tokenize
+from .textnorm import ANALYSIS_VERSION, tokenize
 
 FORMAT_VERSION = 1
 LANGUAGE_CODES = ("ar", "en")  # view languages as stored in dense_rows.npy (index into this tuple)
@@ -163,6 +163,7 @@ class Index:
             "sources": source_fingerprint(sources),
             "chunking": {"unit": "paragraph", "max_passage_chars": settings.max_passage_chars,
                          "context_passages": settings.context_passages},
+            "analysis_version": ANALYSIS_VERSION,
             "bm25": sorted(bm25),
             "build_seconds": round(time.perf_counter() - started, 2),
         }
@@ -246,6 +247,8 @@ def stale_reason(manifest: dict, sources: list[SourceText], settings: Settings,
         return "the model's weights changed"
     if manifest.get("sources") != source_fingerprint(sources):
         return "the source texts changed"
+    if manifest.get("analysis_version") != ANALYSIS_VERSION:
+        return "the text analysis (tokenisation) changed"
     chunking = manifest.get("chunking", {})
     if (chunking.get("max_passage_chars"), chunking.get("context_passages")) != (
             settings.max_passage_chars, settings.context_passages):

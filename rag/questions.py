@@ -31,9 +31,11 @@ MONTHS = _folded("""
     july august september october november december spring summer autumn winter
 """)
 DATE_WORDS = _folded("عام سنة سنه شتاء ربيع اواخر ah ce year years")
-DIRECTIONS = _folded("""
+PLACE_WORDS = _folded("""
     شمال شمالي الشمال جنوب جنوبا الجنوب جنوباً شرق الشرق شرقي غرب الغرب غربي قرب بالقرب ضفاف ساحل الساحل
-    north northern south southern east eastern west western near bank banks shore coast
+    الجزيرة جزيرة جزر قلعة القلعة قلعتها مدينة المدينة نهر النهر بحر معسكر المعسكر بلاط حصن الحصون
+    north northern south southern east eastern west western near bank banks shore coast island
+    fortress citadel city river sea camp court town
 """)
 REASON_WORDS = _folded("""
     لتسخيرهم للاستفادة لتأمين لحرب للقبض للاحتجاج للتجارة لاقتحامها للاستيلاء لتبادل لاجتياح انتقاما انتقاماً
@@ -41,12 +43,17 @@ REASON_WORDS = _folded("""
     because order purpose aim revenge charge reason so to for
 """)
 
+TIME_UNITS = _folded("""
+    يوم يوما يوماً ايام أيام يومين شهر شهرا اشهر أشهر شهرين سنة سنوات عام اعوام
+    day days month months year years week weeks
+""")
 YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
 NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 
 # Question words, matched on normalised text at the start of the question (or anywhere for the
 # longer phrases). Order matters: "how long" is a quantity, "how" alone is not.
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("duration", re.compile(r"\b(how long|for how long|how many (days|months|years))\b|(^|\s)(كم استمر|كم يوما|كم شهرا|كم سنه|ما مده|كم دام|كم كانت مده)(\s|$)")),
     ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم|عدد|مقدار|تعداد)(\s|$)")),
     ("date", re.compile(r"\b(when|what year|which year|what date|in what year|what month)\b|(^|\s)(متي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
     ("reason", re.compile(r"\b(why|for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
@@ -57,7 +64,8 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
 
 @dataclass(frozen=True)
 class QuestionKind:
-    kind: str | None  # number | date | reason | place | person | None (anything)
+    kind: str | None  # duration | number | date | reason | place | person | None (anything)
+    words: frozenset[str]  # the question's own words, which an answer cannot count as new
     mentioned: frozenset[str]  # glossary ids the question itself names
     numbers: frozenset[str]  # numbers the question itself holds
 
@@ -66,7 +74,7 @@ def classify(question: str, glossary: Glossary) -> QuestionKind:
     text = normalize(question)
     kind = next((name for name, pattern in KIND_PATTERNS if pattern.search(text)), None)
     mentioned = frozenset(m.entry.id for m in glossary.find(question))
-    return QuestionKind(kind, mentioned, frozenset(NUMBER.findall(text)))
+    return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)))
 
 
 def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) -> bool:
@@ -76,9 +84,11 @@ def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) ->
     """
     if kind.kind is None:
         return True
-    words = set(normalize(text).split())
+    words = set(normalize(text).split()) - kind.words
     new_entities = {k for eid, k in entity_kinds.items() if eid not in kind.mentioned}
     numbers = set(NUMBER.findall(normalize(text))) - kind.numbers
+    if kind.kind == "duration":
+        return bool(words & TIME_UNITS) and (bool(numbers) or bool(words & NUMBER_WORDS))
     if kind.kind == "number":
         return bool(numbers) or bool(words & NUMBER_WORDS)
     if kind.kind == "date":
@@ -86,7 +96,7 @@ def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) ->
     if kind.kind == "person":
         return "person" in new_entities
     if kind.kind == "place":
-        return bool({"place", "river"} & new_entities) or bool(words & DIRECTIONS)
+        return bool({"place", "river"} & new_entities) or bool(words & PLACE_WORDS)
     if kind.kind == "reason":
         return bool(words & REASON_WORDS) or any(w.startswith(("لت", "للا", "لاست")) for w in words)
     return True

@@ -21,8 +21,13 @@ LETTER_FOLDS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "�
 THOUSANDS = re.compile(r"(?<=\d)[,\u066C](?=\d{3})")
 TOKEN = re.compile(r"[0-9]+|[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]+|[a-z\u00C0-\u024F]+(?:'[a-z]+)?")
 
+# Bumped whenever tokenisation changes, so that indexes built with the old one are rebuilt.
+ANALYSIS_VERSION = 3
+
 # Light stemming (after Larkey et al.'s light10): strip one conjunction/preposition and the
-# article from the front, one common suffix from the back, never leaving fewer than 2 letters.
+# article from the front, one common suffix from the back. A lone one-letter clitic is only
+# stripped from a long word (فارسل -> ارسل, but فيلا "elephant" stays), and no stem is shorter
+# than 2 letters.
 AR_PREFIXES = ("وبال", "وكال", "فبال", "وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
 AR_SUFFIXES = ("هما", "كما", "تين", "ات", "ان", "ون", "ين", "ها", "هم", "هن", "يه", "يا", "ه", "ي")
 
@@ -40,7 +45,7 @@ EN_STOPWORDS = frozenset(
     what which who whom whose when where why how that this these those it its he him his she her
     they them their there here as into than then so not no yes can could would should will shall
     may might must about after before during over under up down out off i you we us our your
-    text say says said tell me please
+    text say says said tell me please happen happened
     """.split()
 )
 
@@ -69,7 +74,7 @@ def strip_latin_accents(word: str) -> str:
 
 def stem_arabic(word: str) -> str:
     for prefix in AR_PREFIXES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+        if word.startswith(prefix) and len(word) - len(prefix) >= (2 if len(prefix) > 1 else 3):
             word = word[len(prefix):]
             break
     for suffix in AR_SUFFIXES:
@@ -100,6 +105,8 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
         if not keep_stopwords and (token in AR_STOPWORDS or token in EN_STOPWORDS):
             continue
         stem = _stem_token(token)
+        if not keep_stopwords and stem in AR_STOPWORDS:  # a stop word behind a clitic: وكم, بماذا
+            continue
         if stem:
             tokens.append(stem)
     return tokens

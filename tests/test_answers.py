@@ -1,0 +1,105 @@
+"""The extractive answer engine: grounded quotes, in the question's language, with honest refusals."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.answer import Answer
+from rag.engine import squash
+from rag.evaluation import in_language, read_qa
+from rag.questions import classify
+
+from .conftest import PROJECT
+
+QA_SETS = [p for p in (PROJECT.parent / "shared" / "eval" / "dev_qa.jsonl", PROJECT / "bench" / "team_qa.jsonl")
+           if p.exists()]
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def quoted_sentences(answer: Answer):
+    """Each sentence of an answer with the citation its marker names."""
+    for sentence, n in re.findall(r"(.+?) \[(\d+)\]\.", answer.text):
+        yield sentence.strip(), next(c for c in answer.citations if c.n == int(n))
+
+
+@pytest.mark.parametrize("qa_path", QA_SETS, ids=lambda p: p.name)
+def test_every_answer_quotes_its_cited_passage(assistant, qa_path):
+    """Over whole question sets: every sentence occurs in the passage it cites (or its translation),
+    markers are numbered 1..k in order of first use, and the answer is in the question's language."""
+    for q in read_qa(qa_path):
+        answer = assistant.ask(q.question, history=q.history)
+        assert answer.language == q.lang
+        assert in_language(answer.text, q.lang), (q.id, answer.text)
+        if not answer.answerable:
+            assert not answer.citations and len(answer.passages) >= 10
+            continue
+        markers = [int(m) for m in MARKER.findall(answer.text)]
+        assert sorted(set(markers)) == list(range(1, len(answer.citations) + 1)) == [c.n for c in answer.citations]
+        assert markers == sorted(markers)
+        for sentence, citation in quoted_sentences(answer):
+            views = [squash(citation.text), squash(citation.translation or "")]
+            assert any(squash(sentence) in view for view in views), (q.id, sentence)
+            for start, end in citation.highlights:
+                assert citation.start <= start < end <= citation.end
+
+
+def test_english_answer_quotes_the_translation_arabic_the_original(assistant):
+    en = assistant.ask("How large was the army the Sultan left in Samarkand?")
+    ar = assistant.ask("كم كان تعداد الجيش الذي تركه السلطان في سمرقند؟")
+    assert en.answerable and ar.answerable
+    assert en.citations[0].paragraph == ar.citations[0].paragraph == 18
+    assert "مائة وعشرة الاف" in ar.text and in_language(en.text, "en")
+    english = squash(en.citations[0].translation)
+    assert all(squash(s) in english for s, _ in quoted_sentences(en))
+
+
+def test_explicit_language_overrides_the_script(assistant):
+    answer = assistant.ask("كم كان تعداد الجيش الذي تركه السلطان في سمرقند؟", language="en")
+    assert answer.language == "en" and in_language(answer.text, "en")
+
+
+@pytest.mark.parametrize("question, language", [
+    ("What is the population of Samarkand today?", "en"),
+    ("ما اسم زوجة جنكيز خان؟", "ar"),
+])
+def test_refusal_says_the_text_is_silent_and_lists_related_passages(assistant, question, language):
+    answer = assistant.ask(question)
+    assert answer.answerable is False and answer.citations == []
+    assert answer.language == language
+    assert ("does not say" in answer.text) if language == "en" else ("لا يذكر النص" in answer.text)
+    assert len(answer.passages) >= 10
+
+
+def test_follow_up_question_is_resolved_from_history(assistant):
+    history = [{"role": "user", "content": "Who was the governor of Khujand?"},
+               {"role": "assistant", "content": "Timur Malik governed Khujand [1]."}]
+    answer = assistant.ask("Where did he go after leaving the city?", history=history)
+    assert "Timur Malik" in answer.query
+    assert answer.answerable and answer.citations[0].paragraph == 14
+
+
+def test_stream_yields_increments_then_the_answer(assistant):
+    items = list(assistant.ask_stream("Who led the second army?"))
+    *pieces, final = items
+    assert isinstance(final, Answer) and pieces and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces) == final.text
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How many soldiers defended Otrar?", "number"),
+    ("كم عدد جنود الحامية؟", "number"),
+    ("How long did the siege last?", "duration"),
+    ("كم استمر الحصار؟", "duration"),
+    ("When did Bukhara fall?", "date"),
+    ("متى سقطت بخارى؟", "date"),
+    ("Who led the fourth army?", "person"),
+    ("من قاد الجيش الرابع؟", "person"),
+    ("Where did the Sultan die?", "place"),
+    ("أين مات السلطان؟", "place"),
+    ("Why did the Mongols kill the inhabitants?", "reason"),
+    ("لماذا قتل المغول السكان؟", "reason"),
+    ("What did the Sultan do?", None),
+])
+def test_question_kinds(assistant, question, kind):
+    assert classify(question, assistant.glossary).kind == kind
