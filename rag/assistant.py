@@ -50,7 +50,7 @@ class Assistant:
         self.glossary = Glossary([e for s in sources for e in s.glossary])
         self.retriever = Retriever(index, embedder, self.glossary, settings)
         self.extractive = ExtractiveEngine(index, self.glossary)
-        self.engine: Engine = self.extractive if settings.engine == "extractive" else _generative(settings, self)
+        self.engine: Engine = self.extractive if settings.engine == "extractive" else _generative(settings)
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, rebuild: bool = True,
@@ -159,8 +159,15 @@ class Assistant:
         return Answer(" ".join(sentences), request.language, True, citations, passages, request.query)
 
 
-def _generative(settings: Settings, assistant: "Assistant") -> Engine:
-    raise ValueError(f"unknown answer engine {settings.engine!r} (use extractive)")
+def _generative(settings: Settings) -> Engine:
+    """An optional generator; its answers are verified and replaced by the extractive one if need be."""
+    if settings.engine != "transformers":
+        raise ValueError(f"unknown answer engine {settings.engine!r} (use extractive or transformers)")
+    if not settings.generator_model:
+        raise ValueError("RAG_ENGINE=transformers needs RAG_GENERATOR_MODEL (a model folder or .gguf file)")
+    from .generative import TransformersEngine
+
+    return TransformersEngine(settings.generator_model)
 
 
 def _validate_history(history: object, language: str, max_turns: int) -> list[dict]:

