@@ -20,9 +20,10 @@ from rag.extractive import ExtractiveWeights
 from rag.textnorm import normalize
 
 GRID = {
-    "dense": [0.1, 0.2, 0.4, 0.8],
+    "dense": [0.1, 0.2, 0.4],
     "fit": [0.2, 0.4, 0.8],
-    "rank": [0.0, 0.2, 0.4],
+    "tail": [0.0, 0.1, 0.2],
+    "rank": [0.2, 0.4, 0.6],
     "length": [-0.1, -0.05, 0.0],
 }
 

@@ -7,6 +7,7 @@ the best passages, scored on features:
 - meaning: the query embedding's cosine with the window's clauses (precomputed at index time);
 - fit: whether it holds a new thing of the kind asked for (a number for "how many", a date for
   "when", a person for "who", a place for "where", a cause for "why");
+- tail: whether it goes on past the clause that matches the question best;
 - the rank of its passage in retrieval, and its length.
 A question whose terms the text barely covers, or never uses at all (a wife, a birth, a
 population), is refused: the best window's coverage minus the share of unknown terms is too low.
@@ -30,7 +31,8 @@ from .passages import Passage
 from .questions import QuestionKind, answers_kind, classify
 from .textnorm import tokenize
 
-FEATURES = ("coverage", "dense", "fit", "rank", "length")
+PREFIX = 4  # a word sharing its first 4 letters with a word of the text is not unknown to it (دافعوا, دافعت)
+FEATURES = ("coverage", "dense", "fit", "tail", "rank", "length")
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,11 @@ class ExtractiveWeights:
     checked on the development set; see bench/tune_extractive.py."""
 
     coverage: float = 1.0
-    dense: float = 0.2  # per 0.05 of cosine below the best clause
+    dense: float = 0.1  # per 0.05 of cosine below the best clause
     fit: float = 0.2
-    rank: float = 0.4
-    length: float = 0.0  # per clause beyond the first
+    tail: float = 0.1
+    rank: float = 0.6
+    length: float = -0.05  # per clause beyond the first
     candidates: int = 3  # passages whose clauses are considered
     max_window: int = 3
     refuse_below: float = 0.0  # the text is taken to be silent when the best window's coverage minus
@@ -74,6 +77,7 @@ class ExtractiveEngine:
         self.glossary = glossary
         self.weights = weights or ExtractiveWeights()
         self._idf, self._unseen_idf = self._inverse_document_frequencies(index)
+        self._prefixes = {t[:PREFIX] for t in self._idf if len(t) >= PREFIX}
         self._terms: dict[tuple[int, int], frozenset[str]] = {}
         self._entities: dict[tuple[int, int], dict[str, str]] = {}
 
@@ -127,7 +131,7 @@ class ExtractiveEngine:
         w = self.weights
         kind: QuestionKind = classify(request.query, self.glossary)
         units = self._query_units(request.query)
-        unknown = sum(weight for unit, weight in units if not any(t in self._idf for t in unit))
+        unknown = sum(weight for unit, weight in units if not any(self._known(t) for t in unit))
         total = sum(weight for _, weight in units) or 1.0
         out: list[Window] = []
         for hit_index, hit in enumerate(request.hits[:w.candidates]):
@@ -136,6 +140,8 @@ class ExtractiveEngine:
             for first in range(len(p.segments)):
                 for last in range(first, min(first + w.max_window, len(p.segments))):
                     span = range(first, last + 1)
+                    clause_cover = [sum(weight for unit, weight in units if unit & self._clause_terms(p, i))
+                                    for i in span]
                     window_terms = frozenset().union(*(self._clause_terms(p, i) for i in span))
                     entities = {k: v for i in span for k, v in self._clause_entities(p, i).items()}
                     text = " ".join(f"{s.text} {s.translation or ''}" for s in p.segments[first:last + 1])
@@ -143,6 +149,9 @@ class ExtractiveEngine:
                         "coverage": sum(weight for unit, weight in units if unit & window_terms) / total,
                         "dense": max(dense[first:last + 1]),
                         "fit": float(answers_kind(kind, text, entities)),
+                        # the window goes on past the clause that matches the question best: where
+                        # an answer usually is ("what did he do after ...", "who commanded ...")
+                        "tail": float(int(np.argmax(clause_cover)) < last - first),
                         "rank": 1.0 / (1 + hit_index),
                         "length": float(last - first),
                         "unknown": unknown / total,
@@ -154,6 +163,9 @@ class ExtractiveEngine:
                           w.score(f)) for x in out]
         out.sort(key=lambda x: x.score, reverse=True)
         return out
+
+    def _known(self, term: str) -> bool:
+        return term in self._idf or (len(term) >= PREFIX and term[:PREFIX] in self._prefixes)
 
     def _clause_similarity(self, passage: Passage, position: int, query_vector: np.ndarray) -> float:
         rows = self.index.clause_vector_rows(passage.id, position)

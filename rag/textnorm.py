@@ -22,14 +22,14 @@ THOUSANDS = re.compile(r"(?<=\d)[,\u066C](?=\d{3})")
 TOKEN = re.compile(r"[0-9]+|[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]+|[a-z\u00C0-\u024F]+(?:'[a-z]+)?")
 
 # Bumped whenever tokenisation changes, so that indexes built with the old one are rebuilt.
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 5
 
 # Light stemming (after Larkey et al.'s light10): strip one conjunction/preposition and the
 # article from the front, one common suffix from the back. A lone one-letter clitic is only
 # stripped from a long word (فارسل -> ارسل, but فيلا "elephant" stays), and no stem is shorter
 # than 2 letters.
 AR_PREFIXES = ("وبال", "وكال", "فبال", "وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
-AR_SUFFIXES = ("هما", "كما", "تين", "ات", "ان", "ون", "ين", "ها", "هم", "هن", "يه", "يا", "ه", "ي")
+AR_SUFFIXES = ("هما", "كما", "تين", "ات", "ان", "ون", "ين", "وا", "ها", "هم", "هن", "يه", "يا", "ه", "ي")
 
 _AR_STOPWORDS = (
     """
@@ -105,8 +105,8 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
         if not keep_stopwords and (token in AR_STOPWORDS or token in EN_STOPWORDS):
             continue
         stem = _stem_token(token)
-        if not keep_stopwords and stem in AR_STOPWORDS:  # a stop word behind a clitic: وكم, بماذا
-            continue
+        if not keep_stopwords and (stem in AR_STOPWORDS or token[1:] in AR_STOPWORDS and token[0] in "وفب"):
+            continue  # a stop word behind a clitic: وكم, بماذا, فهل
         if stem:
             tokens.append(stem)
     return tokens
