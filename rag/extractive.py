@@ -48,6 +48,7 @@ class ExtractiveWeights:
     length: float = -0.05  # per clause beyond the first
     candidates: int = 3  # passages whose clauses are considered
     max_window: int = 3
+    max_extension: int = 3  # clauses a window may read on to reach what was asked for
     refuse_below: float = 0.0  # the text is taken to be silent when the best window's coverage minus
     # the share of the question the text never mentions at all falls below this
 
@@ -179,7 +180,22 @@ class ExtractiveEngine:
         diagnostics = {k: round(v, 3) for k, v in best.features.items()}
         if self.weights.silent(best.features):
             return Draft([], answerable=False, diagnostics=diagnostics)
+        best = self._extend_to_fit(best, classify(request.query, self.glossary))
         return Draft([self._claim(best, request.language)], answerable=True, diagnostics=diagnostics)
+
+    def _extend_to_fit(self, window: Window, kind: QuestionKind) -> Window:
+        """A window that lacks what was asked for (no date for "when") reads on, a few clauses at
+        most, until the thing appears: the narrative usually gives it right after."""
+        if window.features["fit"] or kind.kind is None:
+            return window
+        p = window.passage
+        for last in range(window.last + 1, min(window.last + 1 + self.weights.max_extension, len(p.segments))):
+            segs = p.segments[window.first:last + 1]
+            text = " ".join(f"{s.text} {s.translation or ''}" for s in segs)
+            entities = {k: v for i in range(window.first, last + 1) for k, v in self._clause_entities(p, i).items()}
+            if answers_kind(kind, text, entities):
+                return Window(window.hit, p, window.first, last, window.features, window.score)
+        return window
 
     def _claim(self, window: Window, language: str) -> Claim:
         segments = window.passage.segments[window.first:window.last + 1]
