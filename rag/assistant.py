@@ -37,7 +37,8 @@ class Request:
     """A validated question: the text, the answer language and the earlier turns."""
 
     question: str
-    language: str
+    language: str  # of the answer: the question's, unless asked for explicitly
+    question_language: str  # of the question's script: what is searched in
     history: list[dict]
 
 
@@ -92,20 +93,21 @@ class Assistant:
         if len(cleaned) > self.settings.max_question_chars:
             raise QuestionError("question_too_long", lang, length=len(cleaned),
                                 limit=self.settings.max_question_chars)
-        return Request(cleaned, lang, _validate_history(history, lang, self.settings.max_history_turns))
+        return Request(cleaned, lang, detect_language(cleaned),
+                       _validate_history(history, lang, self.settings.max_history_turns))
 
     # ------------------------------------------------------------------ answers
     def search(self, question: str, language: str | None = None, k: int | None = None) -> list[Hit]:
         request = self.validate(question, None, language)
-        return self.retriever.search(request.question, request.language, k)
+        return self.retriever.search(request.question, request.question_language, k)
 
     def retrieve(self, question: str, history: list[dict] | None = None,
                  language: str | None = None) -> EngineInput:
         """Validate, resolve a follow-up against the history, and retrieve: what an engine answers from."""
         request = self.validate(question, history, language)
-        query = contextual_query(request.question, request.history, self.glossary, request.language)
+        query = contextual_query(request.question, request.history, self.glossary, request.question_language)
         vector = self.retriever.embed(query)
-        hits = self.retriever.search(query, request.language, query_vector=vector)
+        hits = self.retriever.search(query, request.question_language, query_vector=vector)
         return EngineInput(request.question, query, request.language, hits, vector.vector)
 
     def ask(self, question: str, history: list[dict] | None = None, language: str | None = None) -> Answer:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,12 +21,45 @@ def _say(text: str) -> None:
 
 
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
-    """Fetch and convert the model (once), then build the index if it is missing or stale."""
+    """Fetch and convert the model (once), then build the index if it is missing or stale.
+
+    With --test, also the system packages the browser tests need (Debian's chromium).
+    """
     from .models import ensure_model
 
     folder = ensure_model(settings.model, settings.model_dir, fetch=True, progress=True)
     _say(f"model {settings.model}: {folder}")
+    if args.test:
+        _ensure_chromium()
     return _build(settings, force=False)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _ensure_chromium() -> None:
+    """The browser tests drive Debian's Chromium (no browser download): install it when missing."""
+    import shutil
+    import subprocess
+
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") is None:
+        raise InputError("the browser tests need Chromium at /usr/bin/chromium; install it with your package manager")
+    _say("installing chromium (Debian package) for the browser tests")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        result = subprocess.run(sudo + command, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise InputError(f"{' '.join(command)} failed: {(result.stderr or result.stdout).strip()[-300:]}")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from ui.app import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,7 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("setup", help="fetch and convert the model, build the index (idempotent)")
+    p.add_argument("--test", action="store_true", help="also install what the tests need (chromium)")
     p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("serve", help="start the study app and HTTP API")
+    p.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("build", help="(re)build the index of source_texts/")
     p.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")

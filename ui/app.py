@@ -1,0 +1,239 @@
+"""The study app (Gradio) and the HTTP API (FastAPI) in one server.
+
+    rag serve                      # http://127.0.0.1:7860
+    POST /api/ask                  {"question", "history"?, "language"?} -> the Answer dict
+    GET  /api/passages/{source}/{paragraph}
+    GET  /api/health, /docs, /embed (a compact page for an iframe)
+
+The app and the API only call the library (`rag.Assistant`); every user's conversation lives in
+their own session state. `RAG_ALLOWED_ORIGINS` (comma-separated) lists the sites that may call
+the API from a browser (CORS) and frame /embed.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Iterator, Literal
+
+import gradio as gr
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from rag import Answer, Assistant, QuestionError, Settings
+
+from .render import answer_with_references, direction, message_html, sources_html
+
+STATIC = Path(__file__).resolve().parent / "static"
+EXAMPLES = [
+    "Who governed Otrar, and what happened to him?",
+    "How many soldiers defended Samarkand?",
+    "كم استمر حصار اوترار؟",
+    "إلى أين فر السلطان محمد بعد الري؟",
+]
+CONCURRENCY = 4
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(max_length=100_000, description="The question, in Arabic or English")
+    history: list[Turn] | None = Field(default=None, max_length=10_000, description="Earlier turns, oldest first")
+    language: Literal["ar", "en", "auto"] | None = Field(default=None, description="Answer language; default: the question's")
+
+
+def allowed_origins() -> list[str]:
+    return [o.strip() for o in os.environ.get("RAG_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+
+
+def _error(status: int, message: str, language: str = "en") -> JSONResponse:
+    return JSONResponse({"error": message, "language": language}, status_code=status)
+
+
+def _ask(assistant: Assistant, question: object, history: object, language: object) -> Answer:
+    return assistant.ask(question, history=history, language=None if language in (None, "", "auto") else language)
+
+
+# ------------------------------------------------------------------------------------ HTTP API
+def create_api(assistant: Assistant) -> FastAPI:
+    app = FastAPI(title="Khwarazm study assistant API", version="1",
+                  description="Cited answers, in Arabic or English, from an Arabic history of the Mongol "
+                              "campaign against Khwarazm (1218-1222).")
+    origins = allowed_origins()
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type"])
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = exc.errors()
+        if any(p.get("type") == "json_invalid" for p in problems):
+            return _error(400, "The request body is not valid JSON.")
+        first = problems[0] if problems else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        return _error(422, f"Invalid request: {where or 'body'}: {first.get('msg', 'invalid value')}.")
+
+    @app.post("/api/ask", summary="Answer a question with citations")
+    def api_ask(body: AskRequest) -> dict:
+        history = [t.model_dump() for t in body.history] if body.history else None
+        try:
+            return _ask(assistant, body.question, history, body.language).to_dict()
+        except QuestionError as exc:
+            return _error(400, str(exc), exc.language)
+
+    @app.get("/api/passages/{source}/{paragraph}", summary="One paragraph of a source, with its translation")
+    def api_passage(source: str, paragraph: int) -> dict:
+        text = next((s for s in assistant.sources if source in (s.path, Path(s.path).name, Path(s.path).name.split(".")[0])),
+                    None)
+        if text is None:
+            names = ", ".join(Path(s.path).name for s in assistant.sources)
+            return _error(404, f"Unknown source {source!r}; known: {names}.")
+        try:
+            para = text.paragraph(paragraph)
+        except KeyError:
+            return _error(404, f"{Path(text.path).name} has paragraphs 1 to {len(text.paragraphs)}, not {paragraph}.")
+        segments = [s for s in text.segments if s.paragraph == paragraph]
+        translation = " ".join(s.translation for s in segments if s.translation) or None
+        return {"source": text.path, "paragraph": paragraph, "start": para.start, "end": para.end,
+                "text": text.text[para.start:para.end], "translation": translation,
+                "segments": [{"start": s.start, "end": s.end, "text": s.text, "translation": s.translation}
+                             for s in segments]}
+
+    @app.get("/api/health", summary="Liveness and what is loaded")
+    def api_health() -> dict:
+        return {"status": "ok", "model": assistant.settings.model, "engine": assistant.engine.name,
+                "passages": len(assistant.index.passages), "sources": [s.path for s in assistant.sources]}
+
+    @app.get("/embed", response_class=HTMLResponse, summary="A compact page for an iframe")
+    def embed() -> HTMLResponse:
+        ancestors = " ".join(["'self'", *origins])
+        return HTMLResponse((STATIC / "embed.html").read_text(encoding="utf-8"),
+                            headers={"Content-Security-Policy": f"frame-ancestors {ancestors}"})
+
+    return app
+
+
+# ------------------------------------------------------------------------------------ Gradio app
+def reader_html(assistant: Assistant) -> str:
+    parts = []
+    for source in assistant.sources:
+        title = html.escape(source.title.get("ar", source.path))
+        parts.append(f'<h2 dir="rtl">{title}</h2><p class="reader-source"><bdi>{html.escape(source.path)}</bdi></p>')
+        for para in source.paragraphs:
+            segments = [s for s in source.segments if s.paragraph == para.number]
+            translation = " ".join(s.translation for s in segments if s.translation)
+            parts.append(
+                f'<div class="reader-row" id="para-{para.number}"><div class="reader-n">{para.number}</div>'
+                f'<div class="reader-ar" dir="rtl" lang="ar">{html.escape(source.text[para.start:para.end])}</div>'
+                f'<div class="reader-en" dir="ltr" lang="en">{html.escape(translation)}</div></div>')
+    return '<div class="reader">' + "".join(parts) + "</div>"
+
+
+def glossary_rows(assistant: Assistant, query: str = "") -> list[list[str]]:
+    query = query.strip().casefold()
+    rows = []
+    for entry in assistant.glossary.entries:
+        row = ["، ".join(entry.ar), ", ".join(entry.en), entry.kind, entry.note_en, entry.note_ar]
+        if not query or query in " ".join(row).casefold():
+            rows.append(row)
+    return rows
+
+
+def create_blocks(assistant: Assistant) -> gr.Blocks:
+    def respond(question: str, chat: list, turns: list, language: str) -> Iterator[tuple]:
+        """Stream one answer into the chat; the sources panel follows the final answer."""
+        question = question or ""
+        lang = language if language in ("ar", "en") else None
+        user = {"role": "user", "content": message_html(question.strip() or "…")}
+        chat = [*chat, user]
+        try:
+            stream = assistant.ask_stream(question, history=turns, language=lang)
+            text = ""
+            for item in stream:
+                if isinstance(item, Answer):
+                    answer = item
+                    break
+                text += item
+                yield "", [*chat, {"role": "assistant", "content": message_html(text, lang)}], turns, gr.skip(), gr.skip()
+        except QuestionError as exc:
+            reply = {"role": "assistant", "content": message_html(str(exc), exc.language)}
+            yield question, [*chat, reply], turns, gr.skip(), gr.skip()
+            return
+        reply = {"role": "assistant", "content": message_html(answer.text, answer.language, link_markers=True)}
+        turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        yield "", [*chat, reply], turns, sources_html(answer), answer_with_references(answer)
+
+    def clear() -> tuple:
+        return [], [], sources_html(None), ""
+
+    def api_ask(question: str, history: list | None = None, language: str | None = None) -> dict:
+        """Answer a question; the same JSON as POST /api/ask."""
+        try:
+            return _ask(assistant, question, history, language).to_dict()
+        except QuestionError as exc:
+            raise gr.Error(str(exc)) from None
+
+    with gr.Blocks(title="Khwarazm study assistant · مساعد دراسة حملة المغول على خوارزم") as blocks:
+        gr.HTML('<div class="title"><h1>Khwarazm study assistant <span dir="rtl" lang="ar">· مساعد دراسة</span></h1>'
+                '<p>Ask about the Mongol campaign against the Khwarazmian Empire (1218–1222), in Arabic or English. '
+                'Answers quote the text; click [n] to see the passage.</p></div>')
+        with gr.Tabs():
+            with gr.Tab("Chat · محادثة"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(elem_id="chat", height=520, show_label=False, sanitize_html=False,
+                                             buttons=["copy"], feedback_options=None, group_consecutive_messages=False)
+                        with gr.Row():
+                            question = gr.Textbox(elem_id="question", show_label=False, scale=5, max_lines=4,
+                                                  placeholder="Ask a question · اطرح سؤالاً", rtl=False,
+                                                  text_align=None)
+                            ask = gr.Button("Ask · اسأل", variant="primary", elem_id="ask", scale=1)
+                        with gr.Row():
+                            language = gr.Radio([("Auto · تلقائي", "auto"), ("العربية", "ar"), ("English", "en")],
+                                                value="auto", label="Answer language · لغة الإجابة", elem_id="language")
+                            clear_button = gr.Button("Clear chat · مسح", elem_id="clear", scale=0)
+                        gr.Examples(EXAMPLES, inputs=question, label="Examples · أمثلة")
+                        copy_box = gr.Textbox(label="Answer with references (copy) · الإجابة مع المراجع",
+                                              elem_id="copy", lines=3, interactive=False, buttons=["copy"])
+                    with gr.Column(scale=2):
+                        sources = gr.HTML(sources_html(None), elem_id="sources")
+            with gr.Tab("Reader · النص"):
+                gr.HTML(reader_html(assistant))
+            with gr.Tab("Glossary · المسرد"):
+                search = gr.Textbox(label="Search · بحث", elem_id="glossary-search")
+                table = gr.Dataframe(glossary_rows(assistant), headers=["Arabic", "English", "kind", "note", "ملاحظة"],
+                                     interactive=False, wrap=True, elem_id="glossary")
+                search.change(lambda q: glossary_rows(assistant, q), search, table, api_visibility="private")
+        turns = gr.State([])
+        outputs = [question, chatbot, turns, sources, copy_box]
+        inputs = [question, chatbot, turns, language]
+        ask.click(respond, inputs, outputs, api_visibility="private")
+        question.submit(respond, inputs, outputs, api_visibility="private")
+        clear_button.click(clear, None, [chatbot, turns, sources, copy_box], api_visibility="private")
+        gr.api(api_ask, api_name="ask")
+    blocks.queue(default_concurrency_limit=CONCURRENCY)
+    return blocks
+
+
+def create_app(assistant: Assistant | None = None, settings: Settings | None = None) -> FastAPI:
+    assistant = assistant or Assistant.load(settings)
+    app = create_api(assistant)
+    return gr.mount_gradio_app(app, create_blocks(assistant), path="/", footer_links=["api"],
+                               css=(STATIC / "app.css").read_text(encoding="utf-8"),
+                               head=f"<script>{(STATIC / 'app.js').read_text(encoding='utf-8')}</script>")
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+__all__ = ["create_app", "create_api", "create_blocks", "serve", "direction"]
