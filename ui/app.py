@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from rag import Answer, Assistant, QuestionError, Settings
 
@@ -70,6 +71,13 @@ def create_api(assistant: Assistant) -> FastAPI:
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type"])
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """Errors raised before an endpoint runs (an unparsable body, an unknown path) in the same shape."""
+        message = "The request body could not be read (it must be UTF-8 JSON)." \
+            if "parsing the body" in str(exc.detail) else str(exc.detail)
+        return _error(exc.status_code, message)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
