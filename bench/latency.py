@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import httpx
 
 from rag import Assistant, Settings
 from rag.evaluation import read_qa
+from ui.app import free_port, wait_until_ready
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -64,20 +64,12 @@ def in_process(requests: int) -> dict:
 
 def http(levels: tuple[int, ...], seconds: float, max_requests: int) -> list[dict]:
     """Start `rag serve` on a free loopback port and load it, level by level."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], cwd=PROJECT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        wait_until_ready(url, 120)
         questions = itertools.cycle(q.question for path in QA if path.exists() for q in read_qa(path))
         rows = []
         for clients in levels:

@@ -82,32 +82,18 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def server(assistant):
     """The real app (FastAPI + Gradio) served by uvicorn on a free loopback port, once per session."""
-    import socket
     import threading
-    import time
 
-    import httpx
     import uvicorn
 
-    from ui.app import create_app
+    from ui.app import create_app, free_port, wait_until_ready
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(assistant), host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
+    port = free_port()
+    uv = uvicorn.Server(uvicorn.Config(create_app(assistant), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        raise RuntimeError("the app did not start within 60 s")
+    wait_until_ready(url)
     yield url
     uv.should_exit = True
     thread.join(timeout=10)

@@ -238,10 +238,36 @@ def create_app(assistant: Assistant | None = None, settings: Settings | None = N
                                head=f"<script>{(STATIC / 'app.js').read_text(encoding='utf-8')}</script>")
 
 
+def free_port() -> int:
+    """A free loopback port, for tests and benchmarks that start their own server."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_ready(url: str, seconds: float = 60.0) -> None:
+    """Poll /api/health until the server answers (it loads the model first)."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready within {seconds:.0f} s")
+
+
 def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
     import uvicorn
 
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 
-__all__ = ["create_app", "create_api", "create_blocks", "serve", "direction"]
+__all__ = ["create_app", "create_api", "create_blocks", "free_port", "serve", "wait_until_ready"]
