@@ -85,7 +85,7 @@ def test_assistant_rebuilds_a_stale_index(mini_settings, mini_index):
 
 def test_index_type_choice_by_size():
     assert choose_index_type(48) == "flat"
-    assert choose_index_type(2_000_000) == "hnsw"
+    assert choose_index_type(2_000_000) == "hnsw" and choose_index_type(100_000) == "flat"
     assert choose_index_type(48, "ivf") == "ivf"
     with pytest.raises(ValueError):
         choose_index_type(10, "annoy")
