@@ -39,6 +39,11 @@ def test_ask_with_history_and_language(server):
 
 
 @pytest.mark.parametrize("body, status, fragment", [
+    ({"question": "من حكم اوترار؟", "language": "fr"}, 422, "غير معروفة"),
+    ({"question": "من حكم اوترار؟", "history": "x"}, 422, "سجل المحادثة"),
+    ({"question": "Who?", "history": [{"role": "user", "content": 5}]}, 422, "history"),
+    ({"question": ["Who?"]}, 422, "question"),
+    ({"question": "Who?" * 30_000}, 422, "too long"),
     ({"question": ""}, 400, "Please type a question"),
     ({"question": "   "}, 400, "Please type a question"),
     ({"question": "س" * 5000}, 400, "طويل"),
@@ -51,7 +56,11 @@ def test_ask_with_history_and_language(server):
 def test_bad_input_is_a_4xx_with_a_message(server, body, status, fragment):
     response = post(server, body)
     assert response.status_code == status
-    assert fragment in response.json()["error"]
+    error = response.json()
+    assert fragment in error["error"] and error["language"] in ("ar", "en")
+    question = body.get("question")
+    if isinstance(question, str) and question.strip() and not question.isascii():
+        assert error["language"] == "ar"  # the message is in the question's language
 
 
 def test_malformed_json_is_a_400(server):
@@ -71,7 +80,10 @@ def test_passage_endpoint(server):
     assert httpx.get(f"{server}/api/passages/nope/1").status_code == 404
     assert httpx.get(f"{server}/api/passages/khwarazm_campaign/25").status_code == 404
     assert httpx.get(f"{server}/api/passages/khwarazm_campaign/0").status_code == 404
+    assert httpx.get(f"{server}/api/passages/khwarazm_campaign/-1").status_code == 404
     assert httpx.get(f"{server}/api/passages/khwarazm_campaign/x").status_code == 422
+    unknown = httpx.get(f"{server}/api/passages/nope/1").json()
+    assert "khwarazm_campaign.ar.txt" in unknown["error"]  # says which sources exist
 
 
 def test_health_docs_and_embed(server):
@@ -94,3 +106,20 @@ def test_allowed_origins_for_cors_and_framing(assistant, monkeypatch):
                                                 "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in other.headers
     assert "https://lms.example.edu" in client.get("/embed").headers["content-security-policy"]
+    answer = client.post("/api/ask", json={"question": "Who governed Otrar?"}, headers={"Origin": "https://lms.example.edu"})
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://lms.example.edu"
+    # CORS is for the API only
+    page = client.get("/embed", headers={"Origin": "https://lms.example.edu"})
+    assert "access-control-allow-origin" not in page.headers
+
+
+def test_no_extra_origins_by_default(server):
+    preflight = httpx.options(f"{server}/api/ask", headers={"Origin": "https://lms.example.edu",
+                                                            "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in preflight.headers
+    assert httpx.get(f"{server}/embed").headers["content-security-policy"] == "frame-ancestors 'self'"
+
+
+def test_the_app_page_is_served(server):
+    page = httpx.get(server + "/")
+    assert page.status_code == 200 and "Khwarazm study assistant" in page.text

@@ -13,6 +13,7 @@ the API from a browser (CORS) and frame /embed.
 from __future__ import annotations
 
 import html
+import logging
 import os
 from pathlib import Path
 from typing import Iterator, Literal
@@ -26,8 +27,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from rag import Answer, Assistant, QuestionError, Settings
+from rag.textnorm import detect_language, normalize
 
-from .render import answer_with_references, direction, message_html, sources_html
+from .render import answer_sources_html, answer_with_references, message_html, sources_panel
 
 STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLES = [
@@ -37,6 +39,7 @@ EXAMPLES = [
     "إلى أين فر السلطان محمد بعد الري؟",
 ]
 CONCURRENCY = 4
+log = logging.getLogger("ui")
 
 
 class Turn(BaseModel):
@@ -62,6 +65,20 @@ def _ask(assistant: Assistant, question: object, history: object, language: obje
     return assistant.ask(question, history=history, language=None if language in (None, "", "auto") else language)
 
 
+class ApiOnly:
+    """Apply a middleware (CORS) to /api/* only; the app's own pages keep Gradio's rules."""
+
+    def __init__(self, app, inner, **options):
+        self.app = app
+        self.wrapped = inner(app, **options)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("path", "").startswith("/api/"):
+            await self.wrapped(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 # ------------------------------------------------------------------------------------ HTTP API
 def create_api(assistant: Assistant) -> FastAPI:
     app = FastAPI(title="Khwarazm study assistant API", version="1",
@@ -69,8 +86,8 @@ def create_api(assistant: Assistant) -> FastAPI:
                               "campaign against Khwarazm (1218-1222).")
     origins = allowed_origins()
     if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"])
+        app.add_middleware(ApiOnly, inner=CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type"], max_age=600)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -84,9 +101,17 @@ def create_api(assistant: Assistant) -> FastAPI:
         problems = exc.errors()
         if any(p.get("type") == "json_invalid" for p in problems):
             return _error(400, "The request body is not valid JSON.")
+        body = exc.body if isinstance(exc.body, dict) else None
+        if body is not None and request.url.path == "/api/ask":
+            # the library's own check says what is wrong, in the question's language
+            try:
+                assistant.validate(body.get("question"), body.get("history"), body.get("language"))
+            except QuestionError as error:
+                return _error(422, str(error), error.language)
         first = problems[0] if problems else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
-        return _error(422, f"Invalid request: {where or 'body'}: {first.get('msg', 'invalid value')}.")
+        language = detect_language(body["question"]) if body and isinstance(body.get("question"), str) else "en"
+        return _error(422, f"Invalid request: {where or 'body'}: {first.get('msg', 'invalid value')}.", language)
 
     @app.post("/api/ask", summary="Answer a question with citations")
     def api_ask(body: AskRequest) -> dict:
@@ -130,101 +155,142 @@ def create_api(assistant: Assistant) -> FastAPI:
 
 # ------------------------------------------------------------------------------------ Gradio app
 def reader_html(assistant: Assistant) -> str:
+    """Every source, paragraph by paragraph (numbered), beside its aligned English translation."""
     parts = []
     for source in assistant.sources:
-        title = html.escape(source.title.get("ar", source.path))
-        parts.append(f'<h2 dir="rtl">{title}</h2><p class="reader-source"><bdi>{html.escape(source.path)}</bdi></p>')
+        stem = html.escape(Path(source.path).name.split(".")[0])
+        parts.append(f'<h2 dir="rtl" lang="ar">{html.escape(source.title.get("ar", source.path))}</h2>')
+        if source.title.get("en"):
+            parts.append(f'<h3 dir="ltr" lang="en">{html.escape(source.title["en"])}</h3>')
+        parts.append(f'<p class="reader-source"><bdi>{html.escape(source.path)}</bdi></p>')
         for para in source.paragraphs:
             segments = [s for s in source.segments if s.paragraph == para.number]
             translation = " ".join(s.translation for s in segments if s.translation)
             parts.append(
-                f'<div class="reader-row" id="para-{para.number}"><div class="reader-n">{para.number}</div>'
+                f'<div class="reader-row" id="para-{stem}-{para.number}"><div class="reader-n">{para.number}</div>'
                 f'<div class="reader-ar" dir="rtl" lang="ar">{html.escape(source.text[para.start:para.end])}</div>'
                 f'<div class="reader-en" dir="ltr" lang="en">{html.escape(translation)}</div></div>')
     return '<div class="reader">' + "".join(parts) + "</div>"
 
 
+GLOSSARY_HEADERS = ["Arabic · عربي", "English", "kind · النوع", "note", "ملاحظة"]
+
+
 def glossary_rows(assistant: Assistant, query: str = "") -> list[list[str]]:
-    query = query.strip().casefold()
+    """Glossary entries whose names or notes contain the query (Arabic matched without diacritics
+    or hamza/alef differences, English without case)."""
+    query = (query or "").strip()
+    folded = normalize(query) if query else ""
     rows = []
     for entry in assistant.glossary.entries:
         row = ["، ".join(entry.ar), ", ".join(entry.en), entry.kind, entry.note_en, entry.note_ar]
-        if not query or query in " ".join(row).casefold():
+        text = " ".join(row)
+        if not query or query.casefold() in text.casefold() or (folded and folded in normalize(text)):
             rows.append(row)
-    return rows
+    return rows or [["—", "no match · لا نتائج", "", "", ""]]
 
 
 def create_blocks(assistant: Assistant) -> gr.Blocks:
-    def respond(question: str, chat: list, turns: list, language: str) -> Iterator[tuple]:
-        """Stream one answer into the chat; the sources panel follows the final answer."""
-        question = question or ""
+    def respond(question: str, chat: list, turns: list, groups: list, language: str) -> Iterator[tuple]:
+        """Stream one answer into the chat; the sources panel follows the final answer.
+
+        Outputs: question box, chat, turns (plain history for follow-ups), source groups, sources
+        panel, copy box. Everything is per session (gr.State and the Chatbot's own value)."""
+        question = question if isinstance(question, str) else ""
         lang = language if language in ("ar", "en") else None
-        user = {"role": "user", "content": message_html(question.strip() or "…")}
-        chat = [*chat, user]
+        chat = [*chat, {"role": "user", "content": message_html(question.strip() or "…")}]
+        turn = len(groups) + 1
+        answer = None
         try:
-            stream = assistant.ask_stream(question, history=turns, language=lang)
             text = ""
-            for item in stream:
+            for item in assistant.ask_stream(question, history=turns, language=lang):
                 if isinstance(item, Answer):
                     answer = item
                     break
                 text += item
-                yield "", [*chat, {"role": "assistant", "content": message_html(text, lang)}], turns, gr.skip(), gr.skip()
+                yield ("", [*chat, {"role": "assistant", "content": message_html(text, lang)}],
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
         except QuestionError as exc:
             reply = {"role": "assistant", "content": message_html(str(exc), exc.language)}
-            yield question, [*chat, reply], turns, gr.skip(), gr.skip()
+            yield question, [*chat, reply], gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        reply = {"role": "assistant", "content": message_html(answer.text, answer.language, link_markers=True)}
+        except Exception:  # never a traceback in the chat: a short message, the details in the log
+            log.exception("answering %r failed", question)
+            answer = None
+        if answer is None:
+            sorry = {"ar": "تعذرت الإجابة عن هذا السؤال بسبب خطأ داخلي. حاول مرة أخرى.",
+                     "en": "Something went wrong while answering; please try again."}
+            lang = lang or detect_language(question)
+            yield question, [*chat, {"role": "assistant", "content": message_html(sorry[lang], lang)}], \
+                gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        copy_text = answer_with_references(answer)
+        reply = {"role": "assistant", "content": message_html(answer.text, answer.language, turn=turn,
+                                                              copy_text=copy_text)}
         turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
-        yield "", [*chat, reply], turns, sources_html(answer), answer_with_references(answer)
+        groups = [*groups, answer_sources_html(answer, turn, question)]
+        yield "", [*chat, reply], turns, groups, sources_panel(groups), copy_text
 
     def clear() -> tuple:
-        return [], [], sources_html(None), ""
+        return [], [], [], sources_panel([]), ""
 
-    def api_ask(question: str, history: list | None = None, language: str | None = None) -> dict:
-        """Answer a question; the same JSON as POST /api/ask."""
+    def api_ask(question: str, history: list[dict] | None = None, language: str | None = None) -> dict:
+        """Answer a question with cited passages (the same JSON as POST /api/ask).
+
+        question: the question, in Arabic or English. history: earlier turns, oldest first, as
+        [{"role": "user"|"assistant", "content": str}] or None. language: "ar", "en", or None/"auto"
+        for the question's own language."""
         try:
             return _ask(assistant, question, history, language).to_dict()
         except QuestionError as exc:
             raise gr.Error(str(exc)) from None
 
     with gr.Blocks(title="Khwarazm study assistant · مساعد دراسة حملة المغول على خوارزم") as blocks:
-        gr.HTML('<div class="title"><h1>Khwarazm study assistant <span dir="rtl" lang="ar">· مساعد دراسة</span></h1>'
+        gr.HTML('<div class="title"><h1>Khwarazm study assistant <span class="title-ar" dir="rtl" lang="ar">'
+                'مساعد دراسة حملة المغول على خوارزم</span></h1>'
                 '<p>Ask about the Mongol campaign against the Khwarazmian Empire (1218–1222), in Arabic or English. '
-                'Answers quote the text; click [n] to see the passage.</p></div>')
+                'Answers quote the text; click [n] to see the passage.</p>'
+                '<p dir="rtl" lang="ar">اسأل بالعربية أو بالإنجليزية عن حملة المغول على الدولة الخوارزمية '
+                '(<bdi>1218–1222</bdi>). تقتبس الإجابات من النص؛ انقر [n] لعرض المقطع.</p></div>')
         with gr.Tabs():
-            with gr.Tab("Chat · محادثة"):
+            with gr.Tab("Chat · محادثة", elem_id="tab-chat"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
-                        chatbot = gr.Chatbot(elem_id="chat", height=520, show_label=False, sanitize_html=False,
-                                             buttons=["copy"], feedback_options=None, group_consecutive_messages=False)
+                        chatbot = gr.Chatbot(elem_id="chat", height=520, show_label=False, sanitize_html=True,
+                                             render_markdown=True, latex_delimiters=[], buttons=[],
+                                             feedback_options=None, group_consecutive_messages=False)
                         with gr.Row():
                             question = gr.Textbox(elem_id="question", show_label=False, scale=5, max_lines=4,
-                                                  placeholder="Ask a question · اطرح سؤالاً", rtl=False,
-                                                  text_align=None)
-                            ask = gr.Button("Ask · اسأل", variant="primary", elem_id="ask", scale=1)
-                        with gr.Row():
+                                                  placeholder="Ask a question · اطرح سؤالاً", autofocus=True)
+                            ask = gr.Button("Ask · اسأل", variant="primary", elem_id="ask", scale=1, min_width=110)
+                        with gr.Row(equal_height=True):
                             language = gr.Radio([("Auto · تلقائي", "auto"), ("العربية", "ar"), ("English", "en")],
-                                                value="auto", label="Answer language · لغة الإجابة", elem_id="language")
-                            clear_button = gr.Button("Clear chat · مسح", elem_id="clear", scale=0)
-                        gr.Examples(EXAMPLES, inputs=question, label="Examples · أمثلة")
-                        copy_box = gr.Textbox(label="Answer with references (copy) · الإجابة مع المراجع",
-                                              elem_id="copy", lines=3, interactive=False, buttons=["copy"])
-                    with gr.Column(scale=2):
-                        sources = gr.HTML(sources_html(None), elem_id="sources")
-            with gr.Tab("Reader · النص"):
-                gr.HTML(reader_html(assistant))
-            with gr.Tab("Glossary · المسرد"):
-                search = gr.Textbox(label="Search · بحث", elem_id="glossary-search")
-                table = gr.Dataframe(glossary_rows(assistant), headers=["Arabic", "English", "kind", "note", "ملاحظة"],
+                                                value="auto", label="Answer language · لغة الإجابة",
+                                                elem_id="language", scale=4)
+                            clear_button = gr.Button("Clear chat · مسح المحادثة", elem_id="clear", scale=1,
+                                                     min_width=110, size="sm")
+                        gr.Examples(EXAMPLES, inputs=question, label="Examples · أمثلة", examples_per_page=8)
+                        with gr.Accordion("Last answer with references (plain text) · آخر إجابة مع المراجع",
+                                          open=False, elem_id="copy-accordion"):
+                            copy_box = gr.Textbox(show_label=False, elem_id="copy", lines=4, interactive=False,
+                                                  buttons=["copy"])
+                    with gr.Column(scale=2, elem_id="sources-column"):
+                        sources = gr.HTML(sources_panel([]), elem_id="sources")
+            with gr.Tab("Reader · النص", elem_id="tab-reader"):
+                gr.HTML(reader_html(assistant), elem_id="reader")
+            with gr.Tab("Glossary · المسرد", elem_id="tab-glossary"):
+                search = gr.Textbox(label="Search (Arabic or English) · بحث", elem_id="glossary-search")
+                table = gr.Dataframe(glossary_rows(assistant), headers=GLOSSARY_HEADERS,
                                      interactive=False, wrap=True, elem_id="glossary")
-                search.change(lambda q: glossary_rows(assistant, q), search, table, api_visibility="private")
+                search.change(lambda q: glossary_rows(assistant, q), search, table, api_visibility="private",
+                              show_progress="hidden")
         turns = gr.State([])
-        outputs = [question, chatbot, turns, sources, copy_box]
-        inputs = [question, chatbot, turns, language]
+        groups = gr.State([])
+        outputs = [question, chatbot, turns, groups, sources, copy_box]
+        inputs = [question, chatbot, turns, groups, language]
         ask.click(respond, inputs, outputs, api_visibility="private")
         question.submit(respond, inputs, outputs, api_visibility="private")
-        clear_button.click(clear, None, [chatbot, turns, sources, copy_box], api_visibility="private")
+        clear_button.click(clear, None, [chatbot, turns, groups, sources, copy_box], api_visibility="private")
         gr.api(api_ask, api_name="ask")
     blocks.queue(default_concurrency_limit=CONCURRENCY)
     return blocks

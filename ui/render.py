@@ -1,14 +1,18 @@
 """HTML for the app: answers with clickable [n] markers, cited passages with highlighted quotes.
 
-Everything that comes from a user, an answer or a source is HTML-escaped here, before any markup
-is added, so a question like `<img src=x onerror=...>` is shown as text and never runs.
-Each block carries its own direction (dir="rtl" for Arabic, "ltr" for English) and language, and
-names and numbers of the other script are isolated with <bdi> so mixed text reads correctly.
+Everything that comes from a user, an answer or a source goes through `escape()` here, before any
+markup is added: HTML special characters become entities, and so do the characters Markdown and
+LaTeX would act on (the chat renders Markdown), so a question like `<img src=x onerror=...>` or
+`[x](javascript:...)` is shown as text and never runs. Each block carries its own direction
+(dir="rtl" for Arabic, "ltr" for English) and language, and names and numbers of the other script
+are isolated with <bdi> so mixed text reads correctly.
+
+Anchors: answer number `turn` (1, 2, ...) links its marker [n] to `#src-{turn}-{n}` in the
+sources panel, which keeps the passages of every answer of the conversation (newest first).
 """
 
 from __future__ import annotations
 
-import html
 import re
 
 from rag import Answer, Citation
@@ -18,45 +22,78 @@ MARKER = re.compile(r"\[(\d+)\]")
 OTHER_SCRIPT = {"ar": re.compile(r"[A-Za-z][A-Za-z0-9 .,'\-()]*[A-Za-z0-9)]|[A-Za-z]"),
                 "en": re.compile(r"[\u0600-\u06FF][\u0600-\u06FF0-9 ،]*[\u0600-\u06FF]|[\u0600-\u06FF]")}
 
+# HTML specials, then what Markdown / GFM / KaTeX would interpret: all become numeric entities,
+# which render as the same characters and are never parsed as syntax.
+_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "[]()*_`~$\\!#|{}:"}
+_ESCAPES.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;", ord("'"): "&#39;"})
+
 LABELS = {
     "sources": {"en": "Sources", "ar": "المصادر"},
+    "answer": {"en": "Answer", "ar": "الإجابة"},
     "related": {"en": "Related passages (the text does not answer this)", "ar": "مقاطع ذات صلة (لا يجيب النص عن ذلك)"},
     "paragraph": {"en": "paragraph", "ar": "الفقرة"},
     "translation": {"en": "English translation", "ar": "الترجمة الإنجليزية"},
+    "copy": {"en": "Copy with references", "ar": "نسخ مع المراجع"},
     "empty": {"en": "Ask a question: the passages an answer cites appear here.",
               "ar": "اطرح سؤالاً: تظهر هنا المقاطع التي تستشهد بها الإجابة."},
 }
 
 
-def direction(language: str) -> str:
+def escape(text: str) -> str:
+    """Text as inert HTML: no tag, attribute, entity, Markdown or LaTeX syntax survives."""
+    return text.translate(_ESCAPES)
+
+
+def direction(language: str | None) -> str:
     return "rtl" if language == "ar" else "ltr"
 
 
 def bidi_html(text: str, language: str) -> str:
-    """Escape a text and wrap runs of the other script in <bdi>, so they keep their own direction."""
+    """Escape a text and wrap runs of the other script in <bdi>, so they keep their own direction.
+    Line breaks become <br> (a message stays one HTML block: Markdown never sees a blank line)."""
     out, cursor = [], 0
-    for match in OTHER_SCRIPT[language].finditer(text):
-        out.append(html.escape(text[cursor:match.start()]))
-        out.append(f"<bdi>{html.escape(match.group())}</bdi>")
+    for match in OTHER_SCRIPT.get(language, OTHER_SCRIPT["en"]).finditer(text):
+        out.append(escape(text[cursor:match.start()]))
+        out.append(f"<bdi>{escape(match.group())}</bdi>")
         cursor = match.end()
-    out.append(html.escape(text[cursor:]))
-    return "".join(out)
+    out.append(escape(text[cursor:]))
+    return "".join(out).replace("\r\n", "\n").replace("\n", "<br>")
 
 
-def message_html(text: str, language: str | None = None, *, link_markers: bool = False) -> str:
-    """A chat message in its own direction; [n] markers become links to the sources panel."""
-    language = language or detect_language(text)
-    body = bidi_html(text, language)
-    if link_markers:
-        body = MARKER.sub(lambda m: f'<a class="cite" href="#src-{m.group(1)}" data-n="{m.group(1)}">[{m.group(1)}]</a>',
-                          body)
-    return f'<div class="msg" dir="{direction(language)}" lang="{language}">{body}</div>'
+def _anchor(kind: str, turn: int | None, n: int | str) -> str:
+    return f"{kind}-{turn}-{n}" if turn is not None else f"{kind}-{n}"
+
+
+def message_html(text: str, language: str | None = None, *, turn: int | None = None,
+                 copy_text: str | None = None, link_markers: bool = False) -> str:
+    """A chat message in its own direction. With `turn` (or `link_markers`, for a page with one
+    answer) the [n] markers become links to the passages of that answer in the sources panel;
+    with `copy_text`, a "copy with references" button follows."""
+    language = language if language in ("ar", "en") else detect_language(text)
+    if turn is None and not link_markers:
+        body = bidi_html(text, language)
+    else:
+        pieces, cursor = [], 0
+        for m in MARKER.finditer(text):
+            n = m.group(1)
+            pieces.append(bidi_html(text[cursor:m.start()], language))
+            pieces.append(f'<a class="cite" href="#{_anchor("src", turn, n)}">&#91;{n}&#93;</a>')
+            cursor = m.end()
+        pieces.append(bidi_html(text[cursor:], language))
+        body = "".join(pieces)
+    button = ""
+    if copy_text is not None:  # the text to copy rides along, hidden (data-* attributes are sanitised away)
+        payload = escape(copy_text).replace("\r", "").replace("\n", "&#10;")
+        button = (f'<span class="copy-text" hidden>{payload}</span>'
+                  f'<button type="button" class="copy-ref" title="{LABELS["copy"][language]}">'
+                  f'{LABELS["copy"][language]}</button>')
+    return f'<div class="msg" dir="{direction(language)}" lang="{language}">{body}{button}</div>'
 
 
 def _highlighted(citation: Citation) -> str:
     """The original passage with the quoted spans marked."""
     pieces, cursor = [], citation.start
-    for start, end in sorted(citation.highlights):
+    for start, end in sorted(tuple(h) for h in citation.highlights):
         start, end = max(start, cursor), min(end, citation.end)
         if start >= end:
             continue
@@ -68,38 +105,63 @@ def _highlighted(citation: Citation) -> str:
     return "".join(pieces)
 
 
-def citation_html(citation: Citation, language: str, *, related: bool) -> str:
+def citation_html(citation: Citation, language: str, *, turn: int | None, related: bool) -> str:
     label = f"({citation.n})" if related else f"[{citation.n}]"
-    head = (f'<div class="src-head" dir="{direction(language)}"><b>{label}</b> '
-            f'<bdi>{html.escape(citation.source)}</bdi> · {LABELS["paragraph"][language]} {citation.paragraph}</div>')
-    original = (f'<div class="src-original" dir="{direction(citation.language)}" lang="{citation.language}">'
+    head = (f'<div class="src-head" dir="{direction(language)}"><b><bdi>{label}</bdi></b> '
+            f'<bdi class="src-file">{escape(citation.source)}</bdi> · {LABELS["paragraph"][language]} '
+            f'<bdi>{citation.paragraph}</bdi></div>')
+    original = (f'<div class="src-original" dir="{direction(citation.language)}" lang="{escape(citation.language)}">'
                 f"{_highlighted(citation)}</div>")
     translation = ""
     if citation.translation:
         tl = citation.translation_language or "en"
         translation = (f'<details open><summary>{LABELS["translation"][language]}</summary>'
-                       f'<div class="src-translation" dir="{direction(tl)}" lang="{tl}">'
+                       f'<div class="src-translation" dir="{direction(tl)}" lang="{escape(tl)}">'
                        f"{bidi_html(citation.translation, tl)}</div></details>")
     anchor = "rel" if related else "src"
-    return f'<section class="src" id="{anchor}-{citation.n}">{head}{original}{translation}</section>'
+    return (f'<section class="src{" related" if related else ""}" id="{_anchor(anchor, turn, citation.n)}">'
+            f"{head}{original}{translation}</section>")
 
 
-def sources_html(answer: Answer | None, language: str = "en") -> str:
-    if answer is None:
-        return f'<div class="sources-empty" dir="{direction(language)}">{LABELS["empty"][language]}</div>'
+def answer_sources_html(answer: Answer, turn: int | None, question: str) -> dict:
+    """The passages of one answer (the cited ones, or for a refusal the three closest as related),
+    as {"html", "title", "dir"}: one group of the sources panel."""
     language = answer.language
     if answer.answerable:
-        title, items = LABELS["sources"][language], [citation_html(c, language, related=False) for c in answer.citations]
+        title = LABELS["sources"][language]
+        items = [citation_html(c, language, turn=turn, related=False) for c in answer.citations]
     else:
-        title, items = LABELS["related"][language], [citation_html(c, language, related=True)
-                                                     for c in answer.passages[:3]]
-    return f'<div class="sources" dir="{direction(language)}"><h3>{title}</h3>{"".join(items)}</div>'
+        title = LABELS["related"][language]
+        items = [citation_html(c, language, turn=turn, related=True) for c in answer.passages[:3]]
+    q = detect_language(question)
+    heading = title if turn is None else f'{title} <span class="turn">· {LABELS["answer"][language]} <bdi>{turn}</bdi></span>'
+    asked = f'<p class="src-question" dir="{direction(q)}" lang="{q}">{bidi_html(question, q)}</p>'
+    body = (f'<div class="answer-sources" dir="{direction(language)}" lang="{language}">'
+            f'<h3>{heading}</h3>{asked}{"".join(items)}</div>')
+    return {"html": body, "title": f"{heading}: {asked}", "dir": direction(language)}
+
+
+def sources_panel(groups: list[dict]) -> str:
+    """The sources panel: one group per answer, newest first (older ones folded)."""
+    if not groups:
+        return (f'<div class="sources-empty">{LABELS["empty"]["en"]}<br>'
+                f'<span dir="rtl" lang="ar">{LABELS["empty"]["ar"]}</span></div>')
+    newest, *older = reversed(groups)
+    folded = "".join(f'<details class="older" dir="{g["dir"]}"><summary>{g["title"]}</summary>{g["html"]}</details>'
+                     for g in older)
+    return f'<div class="sources">{newest["html"]}{folded}</div>'
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The sources panel for one answer alone (anchors `src-n`), or the empty panel."""
+    return sources_panel([] if answer is None else [answer_sources_html(answer, None, answer.query or "")])
 
 
 def answer_with_references(answer: Answer) -> str:
-    """Plain text to copy: the answer, then one line per reference."""
+    """Plain text to copy: the answer, then one line per reference (with its translation)."""
     lines = [answer.text, ""]
-    cited = answer.citations if answer.answerable else []
-    for c in cited:
+    for c in answer.citations if answer.answerable else []:
         lines.append(f"[{c.n}] {c.source}, ¶{c.paragraph} ({c.start}–{c.end}): {c.text}")
+        if c.translation:
+            lines.append(f"    {c.translation}")
     return "\n".join(lines).strip()
