@@ -15,16 +15,17 @@ import itertools
 from pathlib import Path
 
 from rag import Assistant
-from rag.evaluation import contains_keyword, read_qa
+from rag.evaluation import has_keywords, read_qa
 from rag.extractive import ExtractiveWeights
-from rag.textnorm import normalize
+from rag.questions import classify
 
 GRID = {
     "dense": [0.1, 0.2, 0.4],
     "fit": [0.2, 0.4, 0.8],
-    "tail": [0.0, 0.1, 0.2],
     "rank": [0.2, 0.4, 0.6],
     "length": [-0.1, -0.05, 0.0],
+    "second_margin": [0.0, 0.3, 0.5],
+    "second_gain": [0.0, 0.1, 0.2],
 }
 
 
@@ -33,23 +34,25 @@ def prepare(assistant: Assistant, path: Path) -> list[tuple]:
     rows = []
     for q in read_qa(path):
         request = assistant.retrieve(q.question, q.history)
-        rows.append((q, request, engine.windows(request)))
+        rows.append((q, request, engine.windows(request), classify(request.query, engine.glossary)))
     return rows
 
 
 def outcome(assistant: Assistant, rows: list[tuple], weights: ExtractiveWeights) -> dict:
-    engine = assistant.extractive
+    engine = assistant.extractive  # select() reads the weights from the engine
+    engine.weights = weights
     right = refused_ok = answerable = unanswerable = 0
-    for q, request, windows in rows:
-        best = max(windows, key=lambda w: weights.score(w.features))
-        refused = weights.silent(best.features)
+    for q, request, windows, kind in rows:
+        ranked = sorted((dataclasses.replace(w, score=weights.score(w.features)) for w in windows),
+                        key=lambda w: w.score, reverse=True)
+        refused = weights.silent(ranked[0].features)
         if not q.answerable:
             unanswerable += 1
             refused_ok += refused
             continue
         answerable += 1
-        text = normalize(engine._claim(best, request.language).text)
-        right += (not refused) and (q.any is None or contains_keyword(text, q.any))
+        text = " ".join(engine._claim(w, request.language).text for w in engine.select(ranked, kind))
+        right += (not refused) and has_keywords(q, text)
     return {"accuracy": right / max(answerable, 1), "refusal": refused_ok / max(unanswerable, 1)}
 
 

@@ -70,6 +70,13 @@ def contains_keyword(text_normalized: str, alternatives: list[str]) -> bool:
     return False
 
 
+
+def has_keywords(q: Question, text: str) -> bool:
+    """Whether an answer holds the question's keywords: one of `any`, and one of each `must` group."""
+    normalized = normalize(text)
+    return ((q.any is None or contains_keyword(normalized, q.any))
+            and all(contains_keyword(normalized, group) for group in q.must or []))
+
 def in_language(text: str, language: str) -> bool:
     """At least 60% of the letters (markers aside) are in the question's script."""
     arabic, latin = script_counts(text)
@@ -99,13 +106,7 @@ def score_question(q: Question, answer: dict, spans: dict[str, list[tuple[int, i
     ranks = [i for i, c in enumerate(answer["passages"][:10], 1) if is_gold(c)]
     row["recall"] = bool(ranks and ranks[0] <= k)
     row["rr"] = 1.0 / ranks[0] if ranks else 0.0
-    normalized = normalize(text)
-    ok = True
-    if q.any is not None:
-        ok = contains_keyword(normalized, q.any)
-    if q.must is not None:
-        ok = ok and all(contains_keyword(normalized, group) for group in q.must)
-    row["correct"] = ok and not row["refused"] and row["lang_ok"]
+    row["correct"] = has_keywords(q, text) and not row["refused"] and row["lang_ok"]
     markers = {int(m) for m in MARKER.findall(text)}
     used = [c for c in answer["citations"] if c["n"] in markers]
     row["cite_ok"] = any(is_gold(c) for c in used)

@@ -7,19 +7,18 @@ the best passages, scored on features:
 - meaning: the query embedding's cosine with the window's clauses (precomputed at index time);
 - fit: whether it holds a new thing of the kind asked for (a number for "how many", a date for
   "when", a person for "who", a place for "where", a cause for "why");
-- tail: whether it goes on past the clause that matches the question best;
 - the rank of its passage in retrieval, and its length.
 A question whose terms the text barely covers, or never uses at all (a wife, a birth, a
 population), is refused: the best window's coverage minus the share of unknown terms is too low.
-The best window is quoted: Arabic from the original, English from the aligned translation. When
-even the best window neither covers the question nor fits it, the text is taken to be silent.
+The best window is quoted (Arabic from the original, English from the aligned translation), and
+a second, separate one when it scores nearly as well: an answer often spans two places.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
@@ -32,23 +31,27 @@ from .questions import QuestionKind, answers_kind, classify
 from .textnorm import tokenize
 
 PREFIX = 4  # a word sharing its first 4 letters with a word of the text is not unknown to it (دافعوا, دافعت)
-FEATURES = ("coverage", "dense", "fit", "tail", "rank", "length")
+FEATURES = ("coverage", "dense", "fit", "rank", "length")
 
 
 @dataclass(frozen=True)
 class ExtractiveWeights:
     """Feature weights and thresholds, tuned on the team's question set (bench/team_qa.jsonl) and
-    checked on the development set; see bench/tune_extractive.py."""
+    checked on the development set, which only broke ties between settings equal on the team set;
+    see bench/tune_extractive.py."""
 
     coverage: float = 1.0
     dense: float = 0.1  # per 0.05 of cosine below the best clause
     fit: float = 0.2
-    tail: float = 0.1
-    rank: float = 0.6
-    length: float = -0.05  # per clause beyond the first
+    rank: float = 0.4
+    length: float = -0.1  # per clause beyond the first
     candidates: int = 3  # passages whose clauses are considered
     max_window: int = 3
     max_extension: int = 3  # clauses a window may read on to reach what was asked for
+    second_margin: float = 0.3  # a second, separate window is quoted too when it scores within this
+    # of the best and covers at least `second_gain` of the question that the best leaves out: the
+    # answer often spans two places (a demand in one paragraph, its refusal in the next)
+    second_gain: float = 0.1
     refuse_below: float = 0.0  # the text is taken to be silent when the best window's coverage minus
     # the share of the question the text never mentions at all falls below this
 
@@ -68,6 +71,17 @@ class Window:
     last: int
     features: dict[str, float]
     score: float = 0.0
+    covered: dict[int, float] = field(default_factory=dict)  # query unit -> its share of the query
+
+
+def _gain(window: Window, over: Window) -> float:
+    """The share of the question a window covers that another leaves out."""
+    return sum(share for unit, share in window.covered.items() if unit not in over.covered)
+
+
+def _overlaps(a: Window, b: Window) -> bool:
+    """Whether two windows share or touch a clause (adjacent ones would read as one repeated quote)."""
+    return a.passage.id == b.passage.id and a.first <= b.last + 1 and b.first <= a.last + 1
 
 
 class ExtractiveEngine:
@@ -141,27 +155,23 @@ class ExtractiveEngine:
             for first in range(len(p.segments)):
                 for last in range(first, min(first + w.max_window, len(p.segments))):
                     span = range(first, last + 1)
-                    clause_cover = [sum(weight for unit, weight in units if unit & self._clause_terms(p, i))
-                                    for i in span]
                     window_terms = frozenset().union(*(self._clause_terms(p, i) for i in span))
                     entities = {k: v for i in span for k, v in self._clause_entities(p, i).items()}
                     text = " ".join(f"{s.text} {s.translation or ''}" for s in p.segments[first:last + 1])
+                    covered = {u: weight / total for u, (unit, weight) in enumerate(units) if unit & window_terms}
                     features = {
-                        "coverage": sum(weight for unit, weight in units if unit & window_terms) / total,
+                        "coverage": sum(covered.values()),
                         "dense": max(dense[first:last + 1]),
                         "fit": float(answers_kind(kind, text, entities)),
-                        # the window goes on past the clause that matches the question best: where
-                        # an answer usually is ("what did he do after ...", "who commanded ...")
-                        "tail": float(int(np.argmax(clause_cover)) < last - first),
                         "rank": 1.0 / (1 + hit_index),
                         "length": float(last - first),
                         "unknown": unknown / total,
                     }
-                    out.append(Window(hit_index, p, first, last, features, w.score(features)))
+                    out.append(Window(hit_index, p, first, last, features, w.score(features), covered))
         if out:  # meaning relative to the best clause: cosines of one model bunch in a narrow band
             top = max(x.features["dense"] for x in out)
-            out = [Window(x.hit, x.passage, x.first, x.last, f := {**x.features, "dense": (x.features["dense"] - top) / 0.05},
-                          w.score(f)) for x in out]
+            out = [replace(x, features=(f := {**x.features, "dense": (x.features["dense"] - top) / 0.05}), score=w.score(f))
+                   for x in out]
         out.sort(key=lambda x: x.score, reverse=True)
         return out
 
@@ -180,8 +190,20 @@ class ExtractiveEngine:
         diagnostics = {k: round(v, 3) for k, v in best.features.items()}
         if self.weights.silent(best.features):
             return Draft([], answerable=False, diagnostics=diagnostics)
-        best = self._extend_to_fit(best, classify(request.query, self.glossary))
-        return Draft([self._claim(best, request.language)], answerable=True, diagnostics=diagnostics)
+        chosen = self.select(windows, classify(request.query, self.glossary))
+        return Draft([self._claim(x, request.language) for x in chosen], answerable=True,
+                     diagnostics=diagnostics)
+
+    def select(self, windows: list[Window], kind: QuestionKind) -> list[Window]:
+        """What to quote from windows ranked best first: the best, read on until it holds what was
+        asked for, and a second separate window when it scores within `second_margin` of the best."""
+        best = windows[0]
+        chosen = [self._extend_to_fit(best, kind)]
+        second = next((x for x in windows[1:] if best.score - x.score <= self.weights.second_margin
+                       and not _overlaps(x, chosen[0]) and _gain(x, best) >= self.weights.second_gain), None)
+        if second is not None and not _overlaps(extended := self._extend_to_fit(second, kind), chosen[0]):
+            chosen.append(extended)
+        return sorted(chosen, key=lambda x: (x.hit, x.first))  # in retrieval order, a passage's clauses in reading order
 
     def _extend_to_fit(self, window: Window, kind: QuestionKind) -> Window:
         """A window that lacks what was asked for (no date for "when") reads on, a few clauses at
@@ -194,7 +216,7 @@ class ExtractiveEngine:
             text = " ".join(f"{s.text} {s.translation or ''}" for s in segs)
             entities = {k: v for i in range(window.first, last + 1) for k, v in self._clause_entities(p, i).items()}
             if answers_kind(kind, text, entities):
-                return Window(window.hit, p, window.first, last, window.features, window.score)
+                return replace(window, last=last)
         return window
 
     def _claim(self, window: Window, language: str) -> Claim:

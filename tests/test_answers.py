@@ -50,8 +50,17 @@ def test_english_answer_quotes_the_translation_arabic_the_original(assistant):
     assert en.answerable and ar.answerable
     assert en.citations[0].paragraph == ar.citations[0].paragraph == 18
     assert "مائة وعشرة الاف" in ar.text and in_language(en.text, "en")
-    english = squash(en.citations[0].translation)
-    assert all(squash(s) in english for s, _ in quoted_sentences(en))
+    assert all(squash(s) in squash(c.translation) for s, c in quoted_sentences(en))
+    assert all(squash(s) in squash(c.text) for s, c in quoted_sentences(ar))
+
+
+def test_a_two_part_question_gets_both_parts_quoted(assistant):
+    """The demand and the agreement are separate clauses: both are quoted, each with its marker."""
+    answer = assistant.ask("What did Genghis Khan demand of the Sultan, and did the Sultan agree?")
+    sentences = list(quoted_sentences(answer))
+    assert answer.answerable and len(sentences) == 2
+    assert "demanded" in sentences[0][0] and "agreed" in sentences[1][0]
+    assert answer.citations[0].paragraph == 3
 
 
 def test_explicit_language_overrides_the_script(assistant):
