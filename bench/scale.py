@@ -3,9 +3,9 @@
 Passages are built from the real text: 3 to 6 clauses drawn at random from anywhere in it, all
 Arabic or all English (fixed seed), so that even 10k passages are all different.
 1k and 10k passages are embedded for real with multilingual-e5-small, in batches with a progress
-bar, cached chunk by chunk so an interrupted run resumes. Larger corpora derive their vectors from
-the real ones: 100k by mixing two real passage vectors (renormalised), 1M by perturbing real ones
-with noise. Queries are real embeddings of the development and team questions (plus perturbed
+bar, cached chunk by chunk so an interrupted run resumes. Larger corpora (100k, 1M) derive their
+vectors from the real ones: each a random mixture of two real passage vectors plus a little noise,
+renormalised, so they spread like real embeddings without being copies. Queries are real embeddings of the development and team questions (plus perturbed
 copies). Recall is recall@10 against exact search, counting a result as found when it scores at
 least as high as the exact 10th result (ties between equal vectors are not misses).
 
