@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -52,5 +54,31 @@ class Embedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self._query_prompt, 32, False)
 
-    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self._passage_prompt, batch_size, progress)
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False,
+                        cache_dir: Path | None = None, chunk_size: int = 1024) -> np.ndarray:
+        """Passage vectors. With `cache_dir`, texts are embedded `chunk_size` at a time and each chunk
+        is saved under a name drawn from the model, the prompt and its texts, so an interrupted build
+        of a large corpus resumes where it stopped and a rebuild embeds only the chunks that changed.
+        A damaged chunk file is embedded again."""
+        if cache_dir is None or len(texts) <= chunk_size:
+            return self._encode(texts, self._passage_prompt, batch_size, progress)
+        from tqdm import tqdm
+
+        folder = Path(cache_dir) / self.checksum[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        chunks = []
+        for start in tqdm(range(0, len(texts), chunk_size), desc="embedding", unit="chunk", disable=not progress):
+            part = texts[start:start + chunk_size]
+            key = hashlib.sha256(json.dumps([self._passage_prompt, part], ensure_ascii=False).encode()).hexdigest()
+            path = folder / f"{key[:32]}.npy"
+            try:
+                vectors = np.load(path)
+                if vectors.shape != (len(part), self.dim):
+                    raise ValueError(f"{path} holds vectors of shape {vectors.shape}")
+            except (OSError, ValueError, EOFError):
+                vectors = self._encode(part, self._passage_prompt, batch_size, False)
+                partial = path.with_suffix(".partial.npy")
+                np.save(partial, vectors)
+                os.replace(partial, path)  # a chunk file is whole or absent
+            chunks.append(vectors)
+        return np.concatenate(chunks)

@@ -137,7 +137,8 @@ class Index:
             progress(f"{len(passages)} passages: embedding {len(views)} passage views and "
                      f"{len(clause_views)} clause views with {embedder.name}")
         vectors = embedder.encode_passages([v[2] for v in views] + [v[3] for v in clause_views],
-                                           batch_size=settings.batch_size, progress=show_bar)
+                                           batch_size=settings.batch_size, progress=show_bar,
+                                           cache_dir=settings.embedding_cache_dir)
         vectors, clause_vectors = vectors[:len(views)], vectors[len(views):]
         clause_rows = np.array([[pid, pos, LANGUAGE_CODES.index(lang)] for pid, pos, lang, _ in clause_views],
                                dtype=np.int32).reshape(-1, 3)

@@ -16,10 +16,17 @@ from typing import Any
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+def _user_cache() -> Path:
+    """Big artifacts (model weights, embeddings of large corpora) live in the user cache, not in git."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "khwarazm-rag"
+
+
 def _default_model_dir() -> Path:
-    """Converted model weights are big (hundreds of MB): keep them in the user cache, not in git."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "khwarazm-rag" / "models"
+    return _user_cache() / "models"
+
+
+def _default_embedding_cache_dir() -> Path:
+    return _user_cache() / "embeddings"
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,8 @@ class Settings:
     # Embedding model: a known name (see rag.models.KNOWN_MODELS) or a local sentence-transformers folder.
     model: str = "multilingual-e5-small"
     model_dir: Path = field(default_factory=_default_model_dir)
+    # Where `rag build` keeps the vectors of a large corpus chunk by chunk, so a build resumes.
+    embedding_cache_dir: Path = field(default_factory=_default_embedding_cache_dir)
     # Passages: one per paragraph; a longer paragraph is split between clauses at about this length.
     max_passage_chars: int = 1200
     # Retrieval: how many passages an answer returns, and how dense and BM25 scores are fused

@@ -93,3 +93,20 @@ def test_e5_tokenizer_matches_the_shipped_tokenizer_json(embedder):
     text = "query: من حكم أوترار سنة ٦١٦ هـ؟ Jalal al-Din Mankubirti, 1220 <mask>"
     assert embedder.model.tokenizer(text)["input_ids"] == shipped.encode(text).ids
     assert embedder.model.tokenizer.pad_token_id == 1 and embedder.model.tokenizer.mask_token == "<mask>"
+
+
+def test_chunked_embedding_resumes_from_saved_chunks(embedder, tmp_path):
+    """A large build embeds chunk by chunk into the cache: chunks already there are read back (an
+    interrupted build resumes), a damaged one is embedded again, and the vectors are the same."""
+    texts = [f"passage {i}: the siege of Otrar lasted {i} months" for i in range(7)]
+    whole = embedder.encode_passages(texts)
+    first = embedder.encode_passages(texts[:4], cache_dir=tmp_path, chunk_size=2)  # "interrupted" after 2 chunks
+    saved = sorted((tmp_path / embedder.checksum[:16]).glob("*.npy"))
+    assert len(saved) == 2 and np.allclose(first, whole[:4], atol=1e-5)
+    saved[0].write_bytes(saved[0].read_bytes()[:50])  # a chunk cut short by a crash
+    untouched = saved[1].stat().st_mtime_ns
+    resumed = embedder.encode_passages(texts, cache_dir=tmp_path, chunk_size=2)
+    assert np.allclose(resumed, whole, atol=1e-5)
+    assert saved[1].stat().st_mtime_ns == untouched
+    assert saved[0].stat().st_size > 50  # embedded again
+    assert len(list((tmp_path / embedder.checksum[:16]).glob("*.npy"))) == 4
