@@ -6,7 +6,8 @@ the best passages, scored on features:
 - coverage: the IDF-weighted share of the query's terms (glossary-expanded) the window contains;
 - meaning: the query embedding's cosine with the window's clauses (precomputed at index time);
 - fit: whether it holds a new thing of the kind asked for (a number for "how many", a date for
-  "when", a person for "who", a place for "where", a cause for "why");
+  "when", a person for "who", a place for "where", a cause for "why"), and for "… after X?"
+  holds it after X;
 - the rank of its passage in retrieval, and its length.
 A question whose terms the text barely covers, or never uses at all (a wife, a birth, a
 population), is refused: the best window's coverage minus the share of unknown terms is too low.
@@ -156,13 +157,11 @@ class ExtractiveEngine:
                 for last in range(first, min(first + w.max_window, len(p.segments))):
                     span = range(first, last + 1)
                     window_terms = frozenset().union(*(self._clause_terms(p, i) for i in span))
-                    entities = {k: v for i in span for k, v in self._clause_entities(p, i).items()}
-                    text = " ".join(f"{s.text} {s.translation or ''}" for s in p.segments[first:last + 1])
                     covered = {u: weight / total for u, (unit, weight) in enumerate(units) if unit & window_terms}
                     features = {
                         "coverage": sum(covered.values()),
                         "dense": max(dense[first:last + 1]),
-                        "fit": float(answers_kind(kind, text, entities)),
+                        "fit": float(self._fits(kind, p, first, last)),
                         "rank": 1.0 / (1 + hit_index),
                         "length": float(last - first),
                         "unknown": unknown / total,
@@ -208,16 +207,27 @@ class ExtractiveEngine:
     def _extend_to_fit(self, window: Window, kind: QuestionKind) -> Window:
         """A window that lacks what was asked for (no date for "when") reads on, a few clauses at
         most, until the thing appears: the narrative usually gives it right after."""
-        if window.features["fit"] or kind.kind is None:
+        if window.features["fit"] or (kind.kind is None and kind.after is None):
             return window
         p = window.passage
         for last in range(window.last + 1, min(window.last + 1 + self.weights.max_extension, len(p.segments))):
-            segs = p.segments[window.first:last + 1]
-            text = " ".join(f"{s.text} {s.translation or ''}" for s in segs)
-            entities = {k: v for i in range(window.first, last + 1) for k, v in self._clause_entities(p, i).items()}
-            if answers_kind(kind, text, entities):
+            if self._fits(kind, p, window.first, last):
                 return replace(window, last=last)
         return window
+
+    def _fits(self, kind: QuestionKind, p: Passage, first: int, last: int) -> bool:
+        """Whether clauses first..last hold what the question asks for. For "… after X?" only the
+        part from the last clause naming X on counts, and it must go on past X when nothing more
+        specific is asked (the narrative tells what followed after it names X)."""
+        if kind.after is not None:
+            anchors = [i for i in range(first, last + 1) if kind.after in self._clause_terms(p, i)]
+            if anchors:
+                first = anchors[-1]
+                if kind.kind is None:
+                    return first < last
+        text = " ".join(f"{s.text} {s.translation or ''}" for s in p.segments[first:last + 1])
+        entities = {k: v for i in range(first, last + 1) for k, v in self._clause_entities(p, i).items()}
+        return answers_kind(kind, text, entities)
 
     def _claim(self, window: Window, language: str) -> Claim:
         segments = window.passage.segments[window.first:window.last + 1]

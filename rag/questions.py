@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .glossary import Glossary
-from .textnorm import normalize
+from .textnorm import normalize, tokenize
 
 
 def _folded(words: str) -> frozenset[str]:
@@ -47,6 +47,8 @@ TIME_UNITS = _folded("""
     يوم يوما يوماً ايام أيام يومين شهر شهرا اشهر أشهر شهرين سنة سنوات عام اعوام
     day days month months year years week weeks
 """)
+# "where did he go after Rayy?", "ماذا فعل بعد دخولها؟": what is asked comes after the anchor
+AFTER = re.compile(r"\b(?:after|following)\s+(.+)|(?:^|\s)(?:بعد|عقب)\s+(.+)")
 YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
 NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 
@@ -68,13 +70,16 @@ class QuestionKind:
     words: frozenset[str]  # the question's own words, which an answer cannot count as new
     mentioned: frozenset[str]  # glossary ids the question itself names
     numbers: frozenset[str]  # numbers the question itself holds
+    after: str | None = None  # the search term the question says its answer follows ("after Rayy")
 
 
 def classify(question: str, glossary: Glossary) -> QuestionKind:
     text = normalize(question)
     kind = next((name for name, pattern in KIND_PATTERNS if pattern.search(text)), None)
     mentioned = frozenset(m.entry.id for m in glossary.find(question))
-    return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)))
+    anchor = AFTER.search(text)
+    after = next(iter(tokenize(anchor.group(1) or anchor.group(2))), None) if anchor else None
+    return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after)
 
 
 def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) -> bool:

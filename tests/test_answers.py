@@ -112,3 +112,13 @@ def test_stream_yields_increments_then_the_answer(assistant):
 ])
 def test_question_kinds(assistant, question, kind):
     assert classify(question, assistant.glossary).kind == kind
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Where did the Sultan take refuge after the fortress of Farzin?", "Mazandaran"),
+    ("إلى أين فر السلطان بعد قلعة فرزين؟", "مازندران"),
+])
+def test_after_questions_are_answered_by_what_follows(assistant, question, expected):
+    """"… after X?": the answer is the place named after X in the narrative, not X or what came before."""
+    answer = assistant.ask(question)
+    assert answer.answerable and expected in answer.text
