@@ -1,7 +1,6 @@
 """The extractive answer engine: grounded quotes, in the question's language, with honest refusals."""
 
 import re
-from pathlib import Path
 
 import pytest
 

@@ -1,7 +1,6 @@
 """The HTTP API for learning platforms, against the real server."""
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
