@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from rag import QuestionError
-from ui.render import message_html, sources_html
+from ui.render import answer_sources_html, message_html
 
 HOSTILE = [
     "\u202eWho governed Otrar?\u202c",                      # bidi override
@@ -53,13 +53,13 @@ def test_huge_question_and_history(assistant):
 
 
 def test_answers_and_passages_are_escaped_in_the_page(assistant):
-    html = message_html('<img src=x onerror="alert(1)"> [1]', "en", link_markers=True)
-    assert "<img" not in html and "&lt;img" in html and 'href="#src-1"' in html
+    html = message_html('<img src=x onerror="alert(1)"> [1]', "en", turn=1)
+    assert "<img" not in html and "&lt;img" in html and 'href="#src-1-1"' in html
     answer = assistant.ask("Who governed Otrar?")
     hostile = dataclasses.replace(answer.citations[0], text="<script>alert(1)</script>", translation="<i>x</i>",
                                   start=0, end=25, highlights=[[0, 8]])
-    page = sources_html(dataclasses.replace(answer, citations=[hostile]))
-    assert "<script" not in page and "<i>" not in page and "&lt;/" in page
+    page = answer_sources_html(dataclasses.replace(answer, citations=[hostile]), 1, "<b>Who?</b>")["html"]
+    assert "<script" not in page and "<i>" not in page and "<b>Who" not in page and "&lt;/" in page
 
 
 @pytest.mark.parametrize("body", [

@@ -60,24 +60,20 @@ def bidi_html(text: str, language: str) -> str:
     return "".join(out).replace("\r\n", "\n").replace("\n", "<br>")
 
 
-def _anchor(kind: str, turn: int | None, n: int | str) -> str:
-    return f"{kind}-{turn}-{n}" if turn is not None else f"{kind}-{n}"
-
-
 def message_html(text: str, language: str | None = None, *, turn: int | None = None,
-                 copy_text: str | None = None, link_markers: bool = False) -> str:
-    """A chat message in its own direction. With `turn` (or `link_markers`, for a page with one
-    answer) the [n] markers become links to the passages of that answer in the sources panel;
-    with `copy_text`, a "copy with references" button follows."""
+                 copy_text: str | None = None) -> str:
+    """A chat message in its own direction. With `turn` (the answer's number in the conversation)
+    the [n] markers become links to that answer's passages in the sources panel; with
+    `copy_text`, a "copy with references" button follows."""
     language = language if language in ("ar", "en") else detect_language(text)
-    if turn is None and not link_markers:
+    if turn is None:
         body = bidi_html(text, language)
     else:
         pieces, cursor = [], 0
         for m in MARKER.finditer(text):
             n = m.group(1)
             pieces.append(bidi_html(text[cursor:m.start()], language))
-            pieces.append(f'<a class="cite" href="#{_anchor("src", turn, n)}">&#91;{n}&#93;</a>')
+            pieces.append(f'<a class="cite" href="#src-{turn}-{n}">&#91;{n}&#93;</a>')
             cursor = m.end()
         pieces.append(bidi_html(text[cursor:], language))
         body = "".join(pieces)
@@ -105,7 +101,7 @@ def _highlighted(citation: Citation) -> str:
     return "".join(pieces)
 
 
-def citation_html(citation: Citation, language: str, *, turn: int | None, related: bool) -> str:
+def citation_html(citation: Citation, language: str, *, turn: int, related: bool) -> str:
     label = f"({citation.n})" if related else f"[{citation.n}]"
     head = (f'<div class="src-head" dir="{direction(language)}"><b><bdi>{label}</bdi></b> '
             f'<bdi class="src-file">{escape(citation.source)}</bdi> · {LABELS["paragraph"][language]} '
@@ -119,11 +115,11 @@ def citation_html(citation: Citation, language: str, *, turn: int | None, relate
                        f'<div class="src-translation" dir="{direction(tl)}" lang="{escape(tl)}">'
                        f"{bidi_html(citation.translation, tl)}</div></details>")
     anchor = "rel" if related else "src"
-    return (f'<section class="src{" related" if related else ""}" id="{_anchor(anchor, turn, citation.n)}">'
+    return (f'<section class="src{" related" if related else ""}" id="{anchor}-{turn}-{citation.n}">'
             f"{head}{original}{translation}</section>")
 
 
-def answer_sources_html(answer: Answer, turn: int | None, question: str) -> dict:
+def answer_sources_html(answer: Answer, turn: int, question: str) -> dict:
     """The passages of one answer (the cited ones, or for a refusal the three closest as related),
     as {"html", "title", "dir"}: one group of the sources panel."""
     language = answer.language
@@ -134,7 +130,7 @@ def answer_sources_html(answer: Answer, turn: int | None, question: str) -> dict
         title = LABELS["related"][language]
         items = [citation_html(c, language, turn=turn, related=True) for c in answer.passages[:3]]
     q = detect_language(question)
-    heading = title if turn is None else f'{title} <span class="turn">· {LABELS["answer"][language]} <bdi>{turn}</bdi></span>'
+    heading = f'{title} <span class="turn">· {LABELS["answer"][language]} <bdi>{turn}</bdi></span>'
     asked = f'<p class="src-question" dir="{direction(q)}" lang="{q}">{bidi_html(question, q)}</p>'
     body = (f'<div class="answer-sources" dir="{direction(language)}" lang="{language}">'
             f'<h3>{heading}</h3>{asked}{"".join(items)}</div>')
@@ -150,11 +146,6 @@ def sources_panel(groups: list[dict]) -> str:
     folded = "".join(f'<details class="older" dir="{g["dir"]}"><summary>{g["title"]}</summary>{g["html"]}</details>'
                      for g in older)
     return f'<div class="sources">{newest["html"]}{folded}</div>'
-
-
-def sources_html(answer: Answer | None) -> str:
-    """The sources panel for one answer alone (anchors `src-n`), or the empty panel."""
-    return sources_panel([] if answer is None else [answer_sources_html(answer, None, answer.query or "")])
 
 
 def answer_with_references(answer: Answer) -> str:
