@@ -3,10 +3,11 @@
 Passages are built from the real text: 3 to 6 clauses drawn at random from anywhere in it, all
 Arabic or all English (fixed seed), so that even 10k passages are all different.
 1k and 10k passages are embedded for real with multilingual-e5-small, in batches with a progress
-bar, cached chunk by chunk so an interrupted run resumes. Larger corpora (100k, 1M) derive their
-vectors from the real ones: each a random mixture of two real passage vectors plus a little noise,
-renormalised, so they spread like real embeddings without being copies. Queries are real embeddings of the development and team questions (plus perturbed
-copies). Recall is recall@10 against exact search, counting a result as found when it scores at
+bar, cached chunk by chunk (the library's resumable embedding, in the embedding cache) so an
+interrupted run resumes. Larger corpora (100k, 1M) derive their vectors from the real ones: each a
+random mixture of two real passage vectors plus a little noise, renormalised, so they spread like
+real embeddings without being copies. Queries are real embeddings of the development and team
+questions (plus perturbed copies). Recall is recall@10 against exact search, counting a result as found when it scores at
 least as high as the exact 10th result (ties between equal vectors are not misses).
 
     .venv/bin/python bench/scale.py [--sizes 1000 10000 100000 1000000] [--real-max 10000]
@@ -33,7 +34,6 @@ from rag.sources import load_sources
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "khwarazm-rag" / "bench"
 K = 10
 
 
@@ -51,10 +51,10 @@ def synthetic_passages(n: int, seed: int = 0) -> list[str]:
 
 
 def embed_real(embedder: Embedder, n: int) -> tuple[np.ndarray, float]:
-    """Embed n synthetic passages with the library's chunked embedding, cached in CACHE so a later or
-    interrupted run resumes; the throughput is timed on a fresh sample of 256 passages."""
+    """Embed n synthetic passages with the library's chunked embedding (Settings.embedding_cache_dir),
+    so a later or interrupted run resumes; the throughput is timed on a fresh sample of 256 passages."""
     vectors = embedder.encode_passages(synthetic_passages(n), batch_size=64, progress=True,
-                                       cache_dir=CACHE / "passages-v2")
+                                       cache_dir=Settings.from_env().embedding_cache_dir)
     sample = synthetic_passages(256, seed=99)
     started = time.perf_counter()
     embedder.encode_passages(sample, batch_size=64)

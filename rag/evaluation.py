@@ -70,12 +70,12 @@ def contains_keyword(text_normalized: str, alternatives: list[str]) -> bool:
     return False
 
 
-
 def has_keywords(q: Question, text: str) -> bool:
     """Whether an answer holds the question's keywords: one of `any`, and one of each `must` group."""
     normalized = normalize(text)
     return ((q.any is None or contains_keyword(normalized, q.any))
             and all(contains_keyword(normalized, group) for group in q.must or []))
+
 
 def in_language(text: str, language: str) -> bool:
     """At least 60% of the letters (markers aside) are in the question's script."""
