@@ -27,6 +27,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Unknown answer language {value!r}: use \"ar\" or \"en\".",
         "ar": "لغة الإجابة {value!r} غير معروفة: استخدم \"ar\" أو \"en\".",
     },
+    "internal_error": {
+        "en": "Something went wrong while answering; please try again.",
+        "ar": "تعذرت الإجابة عن هذا السؤال بسبب خطأ داخلي. حاول مرة أخرى.",
+    },
     "not_in_text": {
         "en": "The text does not say this. The closest passages are listed as related.",
         "ar": "لا يذكر النص ذلك. أقرب المقاطع مدرجة بوصفها مقاطع ذات صلة.",

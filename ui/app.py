@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from rag import Answer, Assistant, QuestionError, Settings
+from rag.messages import message
 from rag.textnorm import detect_language, normalize
 
 from .render import answer_sources_html, answer_with_references, message_html, sources_panel
@@ -216,13 +217,10 @@ def create_blocks(assistant: Assistant) -> gr.Blocks:
             return
         except Exception:  # never a traceback in the chat: a short message, the details in the log
             log.exception("answering %r failed", question)
-            answer = None
         if answer is None:
-            sorry = {"ar": "تعذرت الإجابة عن هذا السؤال بسبب خطأ داخلي. حاول مرة أخرى.",
-                     "en": "Something went wrong while answering; please try again."}
             lang = lang or detect_language(question)
-            yield question, [*chat, {"role": "assistant", "content": message_html(sorry[lang], lang)}], \
-                gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            sorry = {"role": "assistant", "content": message_html(message("internal_error", lang), lang)}
+            yield question, [*chat, sorry], gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         copy_text = answer_with_references(answer)
         reply = {"role": "assistant", "content": message_html(answer.text, answer.language, turn=turn,
