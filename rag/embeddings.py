@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +22,48 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
+def _import_sentence_transformer() -> type:
+    """`SentenceTransformer`, imported without importing scikit-learn.
+
+    sentence-transformers imports `sklearn.metrics.pairwise_distances` at import time, for similarity
+    functions this project never calls, and scikit-learn imports scipy.stats and pandas: about 1 s of
+    `Assistant.load()` on 2 cores (`bench/latency.py`). During that one import `sklearn.metrics` is a
+    stand-in whose names import the real module when first used, so behaviour is unchanged; the
+    stand-in is removed right after, and any later import of `sklearn.metrics` gets the real module.
+    """
+    if "sentence_transformers" in sys.modules or "sklearn.metrics" in sys.modules:
+        from sentence_transformers import SentenceTransformer
+        return SentenceTransformer
+    stand_in = types.ModuleType("sklearn.metrics")
+
+    def real(name: str):
+        if name.startswith("__"):  # the import system asking about the module itself, e.g. `__path__`
+            raise AttributeError(name)
+        if sys.modules.get("sklearn.metrics") is stand_in:
+            del sys.modules["sklearn.metrics"]
+        return getattr(importlib.import_module("sklearn.metrics"), name)
+
+    def pairwise_distances(*args, **kwargs):
+        return real("pairwise_distances")(*args, **kwargs)
+
+    stand_in.__getattr__ = real
+    stand_in.pairwise_distances = pairwise_distances
+    sys.modules["sklearn.metrics"] = stand_in
+    try:
+        from sentence_transformers import SentenceTransformer
+    finally:
+        if sys.modules.get("sklearn.metrics") is stand_in:
+            del sys.modules["sklearn.metrics"]
+    return SentenceTransformer
+
+
 class Embedder:
     """Encodes queries and passages with the prompts the model was trained with (if any)."""
 
     def __init__(self, folder: Path, name: str, threads: int = 0):
         import torch
-        from sentence_transformers import SentenceTransformer
 
+        SentenceTransformer = _import_sentence_transformer()
         if threads:
             torch.set_num_threads(threads)
         self.folder = folder
