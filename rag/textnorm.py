@@ -22,7 +22,7 @@ THOUSANDS = re.compile(r"(?<=\d)[,\u066C](?=\d{3})")
 TOKEN = re.compile(r"[0-9]+|[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]+|[a-z\u00C0-\u024F]+(?:'[a-z]+)?")
 
 # Bumped whenever tokenisation changes, so that indexes built with the old one are rebuilt.
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 
 # Light stemming (after Larkey et al.'s light10): strip one conjunction/preposition and the
 # article from the front, one common suffix from the back. A lone one-letter clitic is only
@@ -48,6 +48,32 @@ EN_STOPWORDS = frozenset(
     text say says said tell me please happen happened
     """.split()
 )
+
+# Irregular English verb forms, mapped to their base form before stemming: a question asks "Where
+# did he flee?" of a text that says "he fled", "When did he leave?" of "he left". "borne" goes to
+# "bear", so that "born" (a birth) no longer stems like "had borne arms". Forms that are mostly
+# nouns here (ground, wound, bound, lay, lit) and the light verb "made" are left alone.
+EN_IRREGULAR = dict(pair.split(":") for pair in """
+arose:arise awoke:awake bore:bear borne:bear beaten:beat became:become began:begin begun:begin
+bent:bend bit:bite bitten:bite bled:bleed blew:blow blown:blow broke:break broken:break brought:bring
+built:build burnt:burn bought:buy caught:catch chose:choose chosen:choose clung:cling came:come
+crept:creep dealt:deal dug:dig did:do done:do drew:draw drawn:draw drank:drink drunk:drink drove:drive
+driven:drive ate:eat eaten:eat fell:fall fallen:fall fed:feed felt:feel fought:fight found:find
+fled:flee flung:fling flew:fly flown:fly forbade:forbid forbidden:forbid forgot:forget
+forgotten:forget forgave:forgive forgiven:forgive froze:freeze frozen:freeze got:get gotten:get
+gave:give given:give went:go gone:go grew:grow grown:grow hung:hang heard:hear hid:hide hidden:hide
+held:hold knelt:kneel knew:know known:know laid:lay led:lead left:leave lent:lend lost:lose
+meant:mean met:meet paid:pay rode:ride ridden:ride rang:ring rung:ring rose:rise risen:rise
+ran:run saw:see seen:see sought:seek sold:sell sent:send shook:shake shaken:shake shone:shine
+shot:shoot shown:show sang:sing sung:sing sank:sink sunk:sink sat:sit slept:sleep slew:slay
+slain:slay slid:slide spoke:speak spoken:speak spent:spend sprang:spring sprung:spring stood:stand
+stole:steal stolen:steal stuck:stick stung:sting struck:strike strove:strive striven:strive
+swore:swear sworn:swear swept:sweep swam:swim swum:swim swung:swing took:take taken:take
+taught:teach tore:tear torn:tear told:tell thought:think threw:throw thrown:throw
+understood:understand undertook:undertake undertaken:undertake woke:wake wore:wear worn:wear
+wept:weep won:win wrote:write written:write withdrew:withdraw withdrawn:withdraw overran:overrun
+overtook:overtake overtaken:overtake overcame:overcome oversaw:oversee befell:befall befallen:befall
+""".split())
 
 
 def normalize(text: str) -> str:
@@ -95,7 +121,8 @@ def _stem_token(token: str) -> str:
         return stem_arabic(token)
     if token[0].isdigit():
         return token
-    return _english_stemmer().stemWord(strip_latin_accents(token).replace("'", ""))
+    word = strip_latin_accents(token).replace("'", "")
+    return _english_stemmer().stemWord(EN_IRREGULAR.get(word, word))
 
 
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:

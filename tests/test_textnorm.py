@@ -43,3 +43,10 @@ def test_tokenize_drops_stopwords_and_matches_spelling_variants():
 ])
 def test_detect_language_by_script_majority(text, language):
     assert detect_language(text) == language
+
+
+def test_irregular_english_verbs_match_their_base_form():
+    assert tokenize("Where did he flee? When did he leave?") == tokenize("where he fled, when he left")
+    assert tokenize("gave took sent") == tokenize("give take send")
+    # a birth is not the past participle of "bear"
+    assert tokenize("born") != tokenize("borne")
