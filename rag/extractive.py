@@ -11,6 +11,8 @@ the best passages, scored on features:
 - the rank of its passage in retrieval, and its length.
 A question whose terms the text barely covers, or never uses at all (a wife, a birth, a
 population), is refused: the best window's coverage minus the share of unknown terms is too low.
+A word the text uses only of other names of the same kind counts as unknown: asked for "the
+capital of the Mongols", a text that speaks only of "the Khwarazmian capital" is silent.
 The best window is quoted (Arabic from the original, English from the aligned translation), and
 a second, separate one when it scores nearly as well: an answer often spans two places.
 """
@@ -29,8 +31,9 @@ from .glossary import Glossary
 from .index import Index
 from .passages import Passage
 from .questions import QuestionKind, answers_kind, classify
-from .textnorm import tokenize
+from .textnorm import detect_language, tokenize
 
+NAMED_KINDS = frozenset({"person", "people", "place", "dynasty", "river"})  # glossary kinds that own things
 PREFIX = 4  # a word sharing its first 4 letters with a word of the text is not unknown to it (دافعوا, دافعت)
 FEATURES = ("coverage", "dense", "fit", "rank", "length")
 
@@ -92,21 +95,51 @@ class ExtractiveEngine:
         self.index = index
         self.glossary = glossary
         self.weights = weights or ExtractiveWeights()
-        self._idf, self._unseen_idf = self._inverse_document_frequencies(index)
+        self._idf, self._name_idf, self._unseen_idf = self._inverse_document_frequencies(index, glossary)
         self._prefixes = {t[:PREFIX] for t in self._idf if len(t) >= PREFIX}
         self._terms: dict[tuple[int, int], frozenset[str]] = {}
         self._entities: dict[tuple[int, int], dict[str, str]] = {}
+        self._kinds = {e.id: e.kind for e in glossary.entries}
+        self._modifiers = self._word_modifiers(index, glossary)
 
     @staticmethod
-    def _inverse_document_frequencies(index: Index) -> tuple[dict[str, float], float]:
-        """IDF over clauses (both views): a term found in every clause tells nothing about the answer."""
-        df: Counter[str] = Counter()
+    def _inverse_document_frequencies(index: Index, glossary: Glossary) -> tuple[dict[str, float], dict[str, float], float]:
+        """IDF over clauses (both views) of terms, and of glossary names (a clause names an entry in
+        any of its spellings): a term found in every clause tells nothing about the answer, and a
+        name is as common as all its spellings together, not as its rarest one."""
+        terms: Counter[str] = Counter()
+        names: Counter[str] = Counter()
         total = 0
         for p in index.passages:
             for seg in p.segments:
                 total += 1
-                df.update(set(tokenize(seg.text)) | set(tokenize(seg.translation or "")))
-        return {t: math.log(1 + total / n) for t, n in df.items()}, math.log(1 + total)
+                terms.update(set(tokenize(seg.text)) | set(tokenize(seg.translation or "")))
+                names.update({m.entry.id for m in glossary.find(seg.text) + glossary.find(seg.translation or "")})
+        return ({t: math.log(1 + total / n) for t, n in terms.items()},
+                {e: math.log(1 + total / n) for e, n in names.items()}, math.log(1 + total))
+
+    @staticmethod
+    def _word_modifiers(index: Index, glossary: Glossary) -> dict[tuple[str, str], list[frozenset[str]]]:
+        """(language, word) -> the glossary names modifying each of its uses in the text."""
+        uses: dict[tuple[str, str], list[frozenset[str]]] = {}
+        for p in index.passages:
+            for language in (p.language, p.translation_language):
+                text = p.view(language) if language else None
+                for word, names in glossary.attachments(text or "", language or ""):
+                    uses.setdefault((language, word), []).append(names)
+        return uses
+
+    def _owned_elsewhere(self, query: str, language: str) -> set[str]:
+        """Words of the question that belong to a name ("the capital of the Mongols") which the
+        text uses only of other names of the same kind ("the Khwarazmian capital")."""
+        out = set()
+        for word, names in self.glossary.attachments(query, language):
+            kinds = {self._kinds[n] for n in names} & NAMED_KINDS
+            uses = self._modifiers.get((language, word), [])
+            if kinds and uses and all(u and not u & names for u in uses) \
+                    and any(kinds & {self._kinds[n] for n in u} for u in uses):
+                out.add(word)
+        return out
 
     def _clause_terms(self, passage: Passage, position: int) -> frozenset[str]:
         key = (passage.id, position)
@@ -123,7 +156,7 @@ class ExtractiveEngine:
             self._entities[key] = {m.entry.id: m.entry.kind for m in found}
         return self._entities[key]
 
-    def _query_units(self, query: str) -> list[tuple[frozenset[str], float]]:
+    def _query_units(self, query: str, asking: frozenset[str] = frozenset()) -> list[tuple[frozenset[str], float]]:
         """What a window should cover: each term of the question once, and each glossary name the
         question mentions once (matched by any of its spellings, in either language).
 
@@ -135,10 +168,9 @@ class ExtractiveEngine:
         for mention in self.glossary.find(query):
             variants = frozenset(t for name in mention.entry.ar + mention.entry.en for t in tokenize(name))
             named.update(tokenize(" ".join(mention.entry.ar + mention.entry.en)))
-            seen = [self._idf[t] for t in variants if t in self._idf]
-            units.append((variants, max(seen) if seen else self._unseen_idf))
+            units.append((variants, self._name_idf.get(mention.entry.id, self._unseen_idf)))
         for term in dict.fromkeys(tokenize(query)):
-            if term not in named:
+            if term not in named and term not in asking:
                 units.append((frozenset([term]), self._idf.get(term, self._unseen_idf)))
         return units
 
@@ -146,7 +178,10 @@ class ExtractiveEngine:
         """Every candidate window with its features, best first."""
         w = self.weights
         kind: QuestionKind = classify(request.query, self.glossary)
-        units = self._query_units(request.query)
+        units = self._query_units(request.query, kind.asking)
+        elsewhere = self._owned_elsewhere(request.query, detect_language(request.query))
+        # such a word is emptied: never covered, and counted with the words the text does not know
+        units = [(frozenset() if unit & elsewhere else unit, weight) for unit, weight in units]
         unknown = sum(weight for unit, weight in units if not any(self._known(t) for t in unit))
         total = sum(weight for _, weight in units) or 1.0
         out: list[Window] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .sources import GlossaryEntry
-from .textnorm import tokenize
+from .textnorm import AR_STOPWORDS, EN_STOPWORDS, tokenize
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,37 @@ class Glossary:
             else:
                 i += 1
         return mentions
+
+    def attachments(self, text: str, language: str) -> list[tuple[str, frozenset[str]]]:
+        """Each word of a text with the glossary names that modify it, as (search token, entry ids).
+
+        Arabic puts the modifier after the word ("عاصمة المغول", "العاصمة الخوارزمية"); English
+        before it ("the Khwarazmian capital", "the Sultan's army") or after "of" ("the capital of
+        the Mongols"). A word with no name beside it gets an empty set. Used to tell "the capital
+        of the Mongols" from "the Khwarazmian capital", which share every word.
+        """
+        tokens = tokenize(text, keep_stopwords=True)
+        mentions = self.find(text)
+        owner: dict[int, Mention] = {i: m for m in mentions for i in range(m.start, m.end)}
+        stop = AR_STOPWORDS if language == "ar" else EN_STOPWORDS
+
+        def names_at(i: int) -> frozenset[str]:
+            if i not in owner or i >= len(tokens):
+                return frozenset()
+            span = (owner[i].start, owner[i].end)
+            return frozenset(m.entry.id for m in mentions if (m.start, m.end) == span)
+
+        pairs = []
+        for i, token in enumerate(tokens):
+            if i in owner or token in stop:
+                continue
+            if language == "ar":
+                names = names_at(i + 1)
+            else:
+                after_of = i + 2 + (tokens[i + 2:i + 3] == ["the"])
+                names = names_at(i - 1) | (names_at(after_of) if tokens[i + 1:i + 2] == ["of"] else frozenset())
+            pairs.append((token, names))
+        return pairs
 
     def expansion(self, text: str, language: str) -> list[str]:
         """Names, in `language`, of everything the text mentions: for cross-lingual lexical search."""

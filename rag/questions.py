@@ -47,6 +47,7 @@ TIME_UNITS = _folded("""
     يوم يوما يوماً ايام أيام يومين شهر شهرا اشهر أشهر شهرين سنة سنوات عام اعوام
     day days month months year years week weeks
 """)
+UNIT_TERMS = frozenset(tokenize(" ".join(TIME_UNITS)))
 # "where did he go after Rayy?", "ماذا فعل بعد دخولها؟": what is asked comes after the anchor
 AFTER = re.compile(r"\b(?:after|following)\s+(.+)|(?:^|\s)(?:بعد|عقب)\s+(.+)")
 YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
@@ -56,7 +57,7 @@ NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 # longer phrases). Order matters: "how long" is a quantity, "how" alone is not.
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("duration", re.compile(r"\b(how long|for how long|how many (days|months|years))\b|(^|\s)(كم استمر|كم يوما|كم شهرا|كم سنه|ما مده|كم دام|كم كانت مده)(\s|$)")),
-    ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم|عدد|مقدار|تعداد)(\s|$)")),
+    ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم عدد|كم|عدد|مقدار|تعداد)(\s|$)")),
     ("date", re.compile(r"\b(when|what year|which year|what date|in what year|what month)\b|(^|\s)(متي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
     ("reason", re.compile(r"\b(why|for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
     ("place", re.compile(r"\b(where|which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين)(\s|$)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
@@ -71,15 +72,18 @@ class QuestionKind:
     mentioned: frozenset[str]  # glossary ids the question itself names
     numbers: frozenset[str]  # numbers the question itself holds
     after: str | None = None  # the search term the question says its answer follows ("after Rayy")
+    asking: frozenset[str] = frozenset()  # search terms of the question phrase ("how large", "كم عدد"):
+    # they say what kind of answer is wanted, not what it is about (the unit in "how many days" stays)
 
 
 def classify(question: str, glossary: Glossary) -> QuestionKind:
     text = normalize(question)
-    kind = next((name for name, pattern in KIND_PATTERNS if pattern.search(text)), None)
+    kind, asking = next(((name, frozenset(tokenize(match.group(0))) - UNIT_TERMS) for name, pattern in KIND_PATTERNS
+                         if (match := pattern.search(text))), (None, frozenset()))
     mentioned = frozenset(m.entry.id for m in glossary.find(question))
     anchor = AFTER.search(text)
     after = next(iter(tokenize(anchor.group(1) or anchor.group(2))), None) if anchor else None
-    return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after)
+    return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after, asking)
 
 
 def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) -> bool:

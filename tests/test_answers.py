@@ -121,3 +121,23 @@ def test_after_questions_are_answered_by_what_follows(assistant, question, expec
     """"… after X?": the answer is the place named after X in the narrative, not X or what came before."""
     answer = assistant.ask(question)
     assert answer.answerable and expected in answer.text
+
+
+@pytest.mark.parametrize("question", ["What was the Mongol capital?", "أين كانت عاصمة المغول؟"])
+def test_a_word_the_text_uses_only_of_another_name_is_not_an_answer(assistant, question):
+    """The text speaks of "the Khwarazmian capital" only: asked for the Mongols' capital, it is silent."""
+    assert assistant.ask(question).answerable is False
+
+
+def test_the_same_word_of_the_right_name_is_answered(assistant):
+    answer = assistant.ask("ما هي العاصمة الخوارزمية؟")
+    assert answer.answerable and "جرجانية" in answer.text
+
+
+@pytest.mark.parametrize("question, asking", [
+    ("How large was the Sultan's army?", {"larg"}),
+    ("كم عدد جنود الحامية؟", {"عدد"}),
+    ("How many days did the siege last?", {"mani"}),  # the unit is part of what is asked about
+])
+def test_question_phrase_terms_are_set_apart(assistant, question, asking):
+    assert classify(question, assistant.glossary).asking == asking

@@ -28,3 +28,14 @@ def test_search_returns_ranked_distinct_passages(assistant):
     assert len(hits) == 10
     assert len({h.passage.id for h in hits}) == 10
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize("text, language, word, names", [
+    ("ما هي عاصمة المغول؟", "ar", "عاصم", {"mongols"}),
+    ("لاجتياح العاصمة الخوارزمية", "ar", "عاصم", {"khwarazm", "khwarazmians"}),
+    ("What is the capital of the Mongols?", "en", "capit", {"mongols"}),
+    ("to overrun the Khwarazmian capital", "en", "capit", {"khwarazmians"}),
+    ("to overrun the capital", "en", "capit", set()),
+])
+def test_glossary_names_the_owner_of_a_word(assistant, text, language, word, names):
+    assert dict(assistant.glossary.attachments(text, language))[word] == names
