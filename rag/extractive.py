@@ -6,8 +6,8 @@ the best passages, scored on features:
 - coverage: the IDF-weighted share of the query's terms (glossary-expanded) the window contains;
 - meaning: the query embedding's cosine with the window's clauses (precomputed at index time);
 - fit: whether it holds a new thing of the kind asked for (a number for "how many", a date for
-  "when", a person for "who", a place for "where", a cause for "why"), and for "… after X?"
-  holds it after X;
+  "when", a person for "who", a place for "where", a cause for "why"), for "… after X?"
+  holds it after X, and for "what happened to X in the end?" closes the latest passage naming X;
 - the rank of its passage in retrieval, and its length.
 A question whose terms the text barely covers, or never uses at all (a wife, a birth, a
 population), is refused: the best window's coverage minus the share of unknown terms is too low.
@@ -224,7 +224,13 @@ class ExtractiveEngine:
         diagnostics = {k: round(v, 3) for k, v in best.features.items()}
         if self.weights.silent(best.features):
             return Draft([], answerable=False, diagnostics=diagnostics)
-        chosen = self.select(windows, classify(request.query, self.glossary))
+        kind = classify(request.query, self.glossary)
+        if kind.fate_of is not None:  # asked for the end: what the latest passage naming them tells, if any does
+            telling = [x for x in windows if x.features["fit"]]
+            if telling:
+                latest = max(telling, key=lambda x: (x.passage.source, x.passage.start)).passage
+                windows = [x for x in telling if x.passage.id == latest.id]
+        chosen = self.select(windows, kind)
         return Draft([self._claim(x, request.language) for x in chosen], answerable=True,
                      diagnostics=diagnostics)
 
@@ -242,7 +248,7 @@ class ExtractiveEngine:
     def _extend_to_fit(self, window: Window, kind: QuestionKind) -> Window:
         """A window that lacks what was asked for (no date for "when") reads on, a few clauses at
         most, until the thing appears: the narrative usually gives it right after."""
-        if window.features["fit"] or (kind.kind is None and kind.after is None):
+        if window.features["fit"] or (kind.kind is None and kind.after is None and kind.fate_of is None):
             return window
         p = window.passage
         for last in range(window.last + 1, min(window.last + 1 + self.weights.max_extension, len(p.segments))):
@@ -251,9 +257,14 @@ class ExtractiveEngine:
         return window
 
     def _fits(self, kind: QuestionKind, p: Passage, first: int, last: int) -> bool:
-        """Whether clauses first..last hold what the question asks for. For "… after X?" only the
+        """Whether clauses first..last hold what the question asks for. For "what happened to X in
+        the end?" they must close a passage that names X. For "… after X?" only the
         part from the last clause naming X on counts, and it must go on past X when nothing more
         specific is asked (the narrative tells what followed after it names X)."""
+        if kind.fate_of is not None:  # a passage that names them ends with what became of them
+            if last < len(p.segments) - 1 or not any(kind.fate_of in self._clause_entities(p, i)
+                                                     for i in range(len(p.segments))):
+                return False
         if kind.after is not None:
             anchors = [i for i in range(first, last + 1) if kind.after in self._clause_terms(p, i)]
             if anchors:

@@ -50,6 +50,8 @@ TIME_UNITS = _folded("""
 UNIT_TERMS = frozenset(tokenize(" ".join(TIME_UNITS)))
 # "where did he go after Rayy?", "ماذا فعل بعد دخولها؟": what is asked comes after the anchor
 AFTER = re.compile(r"\b(?:after|following)\s+(.+)|(?:^|\s)(?:بعد|عقب)\s+(.+)")
+# "what happened to him in the end?", "ما مصير ينال خان؟": the answer is the last the text tells of them
+FATE = re.compile(r"\b(in the end|at the end|at last|finally|eventually|fate|became of|become of)\b|(^|\s)(في النهايه|في الاخير|اخيرا|مصير|مصيره|نهايه|نهايته)(\s|$|؟)")
 YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
 NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 
@@ -72,6 +74,7 @@ class QuestionKind:
     mentioned: frozenset[str]  # glossary ids the question itself names
     numbers: frozenset[str]  # numbers the question itself holds
     after: str | None = None  # the search term the question says its answer follows ("after Rayy")
+    fate_of: str | None = None  # glossary id of the one whose end is asked about ("what became of him in the end?")
     asking: frozenset[str] = frozenset()  # search terms of the question phrase ("how large", "كم عدد"):
     # they say what kind of answer is wanted, not what it is about (the unit in "how many days" stays)
 
@@ -83,7 +86,14 @@ def classify(question: str, glossary: Glossary) -> QuestionKind:
     mentioned = frozenset(m.entry.id for m in glossary.find(question))
     anchor = AFTER.search(text)
     after = next(iter(tokenize(anchor.group(1) or anchor.group(2))), None) if anchor else None
-    return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after, asking)
+    fate_of = None
+    if fate := FATE.search(text):
+        asking |= frozenset(tokenize(fate.group(0)))
+        mentions = glossary.find(question)
+        people = [m.entry.id for m in mentions if m.entry.kind == "person"]
+        fate_of = next(iter(people or [m.entry.id for m in mentions]), None)
+    return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after,
+                        fate_of, asking)
 
 
 def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) -> bool:

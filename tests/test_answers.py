@@ -141,3 +141,15 @@ def test_the_same_word_of_the_right_name_is_answered(assistant):
 ])
 def test_question_phrase_terms_are_set_apart(assistant, question, asking):
     assert classify(question, assistant.glossary).asking == asking
+
+
+@pytest.mark.parametrize("question, history, expected", [
+    ("And what became of him in the end?",
+     [{"role": "user", "content": "Who defended Otrar?"},
+      {"role": "assistant", "content": "Inal Khan led the garrison of Otrar [1]."}], "silver"),
+    ("ما مصير ينال خان؟", None, "الفضة"),
+])
+def test_fate_questions_are_answered_by_how_the_story_of_them_ends(assistant, question, history, expected):
+    """"What became of X in the end?": the close of the latest passage naming X, not X's first appearance."""
+    answer = assistant.ask(question, history=history)
+    assert answer.answerable and expected in answer.text
