@@ -123,9 +123,8 @@ class ExtractiveEngine:
         """(language, word) -> the glossary names modifying each of its uses in the text."""
         uses: dict[tuple[str, str], list[frozenset[str]]] = {}
         for p in index.passages:
-            for language in (p.language, p.translation_language):
-                text = p.view(language) if language else None
-                for word, names in glossary.attachments(text or "", language or ""):
+            for language in filter(None, (p.language, p.translation_language)):
+                for word, names in glossary.attachments(p.view(language) or "", language):
                     uses.setdefault((language, word), []).append(names)
         return uses
 
@@ -161,11 +160,12 @@ class ExtractiveEngine:
         question mentions once (matched by any of its spellings, in either language).
 
         A unit weighs its IDF; a term the text never uses keeps the highest IDF, so a question
-        about something absent (a wife, a birth) cannot be covered and is refused.
+        about something absent (a wife, a birth) cannot be covered and is refused. The words of
+        the question phrase (`asking`: "how large", "كم عدد") are left out.
         """
         units: list[tuple[frozenset[str], float]] = []
         named: set[str] = set()
-        for mention in self.glossary.find(query):
+        for mention in {m.entry.id: m for m in self.glossary.find(query)}.values():  # a name counts once
             variants = frozenset(t for name in mention.entry.ar + mention.entry.en for t in tokenize(name))
             named.update(tokenize(" ".join(mention.entry.ar + mention.entry.en)))
             units.append((variants, self._name_idf.get(mention.entry.id, self._unseen_idf)))

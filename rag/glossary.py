@@ -65,7 +65,7 @@ class Glossary:
         stop = AR_STOPWORDS if language == "ar" else EN_STOPWORDS
 
         def names_at(i: int) -> frozenset[str]:
-            if i not in owner or i >= len(tokens):
+            if i not in owner:
                 return frozenset()
             span = (owner[i].start, owner[i].end)
             return frozenset(m.entry.id for m in mentions if (m.start, m.end) == span)

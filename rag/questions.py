@@ -58,7 +58,7 @@ NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 # Question words, matched on normalised text at the start of the question (or anywhere for the
 # longer phrases). Order matters: "how long" is a quantity, "how" alone is not.
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("duration", re.compile(r"\b(how long|for how long|how many (days|months|years))\b|(^|\s)(كم استمر|كم يوما|كم شهرا|كم سنه|ما مده|كم دام|كم كانت مده)(\s|$)")),
+    ("duration", re.compile(r"\b(how long|for how long|how many (days|months|years))\b|(^|\s)(كم استمر|كم يوما|كم شهرا|كم سنه|ما مده|ما المده|كم من الوقت|كم دام|كم كانت مده)(\s|$)")),
     ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم عدد|كم|عدد|مقدار|تعداد)(\s|$)")),
     ("date", re.compile(r"\b(when|what year|which year|what date|in what year|what month)\b|(^|\s)(متي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
     ("reason", re.compile(r"\b(why|for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
