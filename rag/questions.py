@@ -50,6 +50,8 @@ TIME_UNITS = _folded("""
 UNIT_TERMS = frozenset(tokenize(" ".join(TIME_UNITS)))
 # "where did he go after Rayy?", "ماذا فعل بعد دخولها؟": what is asked comes after the anchor
 AFTER = re.compile(r"\b(?:after|following)\s+(.+)|(?:^|\s)(?:بعد|عقب)\s+(.+)")
+# "Who was Qaracha?", "من هو قراجة؟": the answer is what the text says next to the name
+IDENTITY = re.compile(r"^(?:who|what) (?:is|was|are|were) |^(?:من|ما) (?:هو|هي|هم|كان|كانت) ")
 # "what happened to him in the end?", "ما مصير ينال خان؟": the answer is the last the text tells of them
 FATE = re.compile(r"\b(in the end|at the end|at last|finally|eventually|fate|became of|become of)\b|(^|\s)(في النهايه|في الاخير|اخيرا|مصير|مصيره|نهايه|نهايته)(\s|$|؟)")
 YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
@@ -63,7 +65,7 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(r"\b(when|what year|which year|what date|in what year|what month)\b|(^|\s)(متي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
     ("reason", re.compile(r"\b(why|for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
     ("place", re.compile(r"\b(where|which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين)(\s|$)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
-    ("person", re.compile(r"\b(who|whom|whose|which commander|which general|which son|which sons|by whom|which ruler)\b|^من (?!اين)|(^|\s)(بقياده من|من هو|من هم|من كان)(\s|$)")),
+    ("person", re.compile(r"\b(who|whom|whose|which commander|which general|which son|which sons|by whom|which ruler)\b|^من (?!اين|اي )|(^|\s)(بقياده من|من هو|من هم|من كان)(\s|$)")),
 ]
 
 
@@ -86,6 +88,8 @@ def classify(question: str, glossary: Glossary) -> QuestionKind:
     mentioned = frozenset(m.entry.id for m in glossary.find(question))
     anchor = AFTER.search(text)
     after = next(iter(tokenize(anchor.group(1) or anchor.group(2))), None) if anchor else None
+    if IDENTITY.match(text) and (name := _only_name(question, glossary)):
+        kind, after = None, name  # "Who was X?": what follows X's name (", the chamberlain of …")
     fate_of = None
     if fate := FATE.search(text):
         asking |= frozenset(tokenize(fate.group(0)))
@@ -94,6 +98,16 @@ def classify(question: str, glossary: Glossary) -> QuestionKind:
         fate_of = next(iter(people or [m.entry.id for m in mentions]), None)
     return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after,
                         fate_of, asking)
+
+
+def _only_name(question: str, glossary: Glossary) -> str | None:
+    """The first search token of the one glossary name a question consists of, if it is nothing else."""
+    mentions = glossary.find(question)
+    if len({m.entry.id for m in mentions}) != 1:
+        return None
+    tokens = tokenize(question, keep_stopwords=True)
+    named = tokens[mentions[0].start:mentions[0].end]
+    return named[0] if named and set(tokenize(question)) <= set(named) else None
 
 
 def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) -> bool:

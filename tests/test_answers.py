@@ -153,3 +153,9 @@ def test_fate_questions_are_answered_by_how_the_story_of_them_ends(assistant, qu
     """"What became of X in the end?": the close of the latest passage naming X, not X's first appearance."""
     answer = assistant.ask(question, history=history)
     assert answer.answerable and expected in answer.text
+
+
+@pytest.mark.parametrize("question, expected", [("Who was Qaracha?", "chamberlain"), ("من هو قراجة؟", "حاجب")])
+def test_who_was_x_is_answered_by_what_the_text_says_next_to_the_name(assistant, question, expected):
+    answer = assistant.ask(question)
+    assert answer.answerable and expected in answer.text
