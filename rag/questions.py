@@ -78,13 +78,16 @@ class QuestionKind:
     after: str | None = None  # the search term the question says its answer follows ("after Rayy")
     fate_of: str | None = None  # glossary id of the one whose end is asked about ("what became of him in the end?")
     asking: frozenset[str] = frozenset()  # search terms of the question phrase ("how large", "كم عدد"):
-    # they say what kind of answer is wanted, not what it is about (the unit in "how many days" stays)
+    # they say what kind of answer is wanted, not what it is about (the unit in "how many days" stays,
+    # the "year" in "in which year" goes)
 
 
 def classify(question: str, glossary: Glossary) -> QuestionKind:
     text = normalize(question)
     kind, asking = next(((name, frozenset(tokenize(match.group(0))) - UNIT_TERMS) for name, pattern in KIND_PATTERNS
                          if (match := pattern.search(text))), (None, frozenset()))
+    if kind == "date":  # "in which month and year": a date answers it, not a month or a year
+        asking |= frozenset(tokenize(question)) & UNIT_TERMS
     mentioned = frozenset(m.entry.id for m in glossary.find(question))
     anchor = AFTER.search(text)
     after = next(iter(tokenize(anchor.group(1) or anchor.group(2))), None) if anchor else None

@@ -22,13 +22,14 @@ THOUSANDS = re.compile(r"(?<=\d)[,\u066C](?=\d{3})")
 TOKEN = re.compile(r"[0-9]+|[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]+|[a-z\u00C0-\u024F]+(?:'[a-z]+)?")
 
 # Bumped whenever tokenisation changes, so that indexes built with the old one are rebuilt.
-ANALYSIS_VERSION = 8
+ANALYSIS_VERSION = 9
 
 # Light stemming (after Larkey et al.'s light10): strip one conjunction/preposition and the
 # article from the front, one common suffix from the back. A lone one-letter clitic is only
 # stripped from a long word (فارسل -> ارسل, but فيلا "elephant" stays), and no stem is shorter
-# than 2 letters.
-AR_PREFIXES = ("وبال", "وكال", "فبال", "وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ل", "ك")
+# than 2 letters. A lone ك is not stripped: it starts far more roots (كلف, كتب, كان) than it
+# is the preposition "like".
+AR_PREFIXES = ("وبال", "وكال", "فبال", "وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ل")
 AR_SUFFIXES = ("هما", "كما", "تين", "ات", "ان", "ون", "ين", "وا", "ها", "هم", "هن", "يه", "يا", "ه", "ي")
 
 _AR_STOPWORDS = (

@@ -138,6 +138,7 @@ def test_the_same_word_of_the_right_name_is_answered(assistant):
     ("How large was the Sultan's army?", {"larg"}),
     ("كم عدد جنود الحامية؟", {"عدد"}),
     ("How many days did the siege last?", {"mani"}),  # the unit is part of what is asked about
+    ("في أي شهر وسنة سقطت مدينة جند؟", {"شهر", "سن"}),  # ... but a date answers "which month and year"
 ])
 def test_question_phrase_terms_are_set_apart(assistant, question, asking):
     assert classify(question, assistant.glossary).asking == asking

@@ -23,6 +23,7 @@ def test_normalize_folds_variants(raw, folded):
     ("والمغول", "مغول"), ("بالمدينه", "مدين"), ("فارسل", "ارسل"), ("لبخاري", "بخار"),  # and a suffix
     ("وسمرقند", "سمرقند"), ("التجار", "تجار"),
     ("من", "من"),  # never strips a word below two letters
+    ("كلفهما", "كلف"),  # a lone ك starts the root, it is not the preposition
 ])
 def test_light_stemming_strips_clitics(word, stem):
     assert stem_arabic(word) == stem
