@@ -23,7 +23,8 @@ from rag.models import ModelError
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-QA_SETS = {"dev": Settings().project_dir.parent / "shared" / "eval" / "dev_qa.jsonl", "team": HERE / "team_qa.jsonl"}
+QA_SETS = {"dev": Settings().project_dir.parent / "shared" / "eval" / "dev_qa.jsonl", "team": HERE / "team_qa.jsonl",
+           "probe": HERE / "probe_qa.jsonl"}  # probe: held out, written by someone who never saw the engine
 CONFIGURATIONS = {
     "bm25 only": dict(dense_weight=0.0, lexical_weight=1.0),
     "dense only": dict(lexical_weight=0.0),

@@ -11,8 +11,8 @@ from rag.questions import classify
 
 from .conftest import PROJECT
 
-QA_SETS = [p for p in (PROJECT.parent / "shared" / "eval" / "dev_qa.jsonl", PROJECT / "bench" / "team_qa.jsonl")
-           if p.exists()]
+QA_SETS = [p for p in (PROJECT.parent / "shared" / "eval" / "dev_qa.jsonl", PROJECT / "bench" / "team_qa.jsonl",
+                       PROJECT / "bench" / "probe_qa.jsonl") if p.exists()]
 MARKER = re.compile(r"\[(\d+)\]")
 
 
