@@ -12,7 +12,9 @@ the best passages, scored on features:
 A question whose terms the text barely covers, or never uses at all (a wife, a birth, a
 population), is refused: the best window's coverage minus the share of unknown terms is too low.
 A word the text uses only of other names of the same kind counts as unknown: asked for "the
-capital of the Mongols", a text that speaks only of "the Khwarazmian capital" is silent.
+capital of the Mongols", a text that speaks only of "the Khwarazmian capital" is silent. So is a
+text whose best clauses about what a "how many / how long / when / where" question asks hold no
+number, length, date or place beside them.
 The best window is quoted (Arabic from the original, English from the aligned translation), and
 a second, separate one when it scores nearly as well: an answer often spans two places.
 """
@@ -34,6 +36,7 @@ from .questions import QuestionKind, answers_kind, classify
 from .textnorm import detect_language, tokenize
 
 NAMED_KINDS = frozenset({"person", "people", "place", "dynasty", "river"})  # glossary kinds that own things
+MEASURED_KINDS = frozenset({"number", "duration", "date", "place"})  # answered by a thing a clause holds
 PREFIX = 4  # a word sharing its first 4 letters with a word of the text is not unknown to it (دافعوا, دافعت)
 FEATURES = ("coverage", "dense", "fit", "rank", "length")
 
@@ -231,8 +234,25 @@ class ExtractiveEngine:
                 latest = max(telling, key=lambda x: (x.passage.source, x.passage.start)).passage
                 windows = [x for x in telling if x.passage.id == latest.id]
         chosen = self.select(windows, kind)
+        if kind.kind in MEASURED_KINDS:
+            units = [unit for unit, _ in self._query_units(request.query, kind.asking)]
+            if not any(self._answers_beside_question(kind, units, x) for x in chosen):
+                return Draft([], answerable=False, diagnostics=diagnostics)
         return Draft([self._claim(x, request.language) for x in chosen], answerable=True,
                      diagnostics=diagnostics)
+
+    def _answers_beside_question(self, kind: QuestionKind, units: list[frozenset[str]], window: Window) -> bool:
+        """Whether a clause of the window holds what was asked for (a number, a date, a place) at
+        most two clauses away from a clause that holds a word of the question ("he left a huge army
+        there, under the command of Tughay Khan, numbering 110,000 fighters"). The best clauses
+        about the siege of Khujand hold no length of it: "How long did the Mongols besiege
+        Khujand?" is not answered by a number from elsewhere in the passage."""
+        p = window.passage
+        span = range(window.first, window.last + 1)
+        about = [i for i in span if any(unit & self._clause_terms(p, i) for unit in units)]
+        return any(answers_kind(kind, f"{p.segments[i].text} {p.segments[i].translation or ''}",
+                                self._clause_entities(p, i))
+                   for i in span if any(abs(i - j) <= 2 for j in about))
 
     def select(self, windows: list[Window], kind: QuestionKind) -> list[Window]:
         """What to quote from windows ranked best first: the best, read on until it holds what was

@@ -123,8 +123,9 @@ def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) ->
     words = set(normalize(text).split()) - kind.words
     new_entities = {k for eid, k in entity_kinds.items() if eid not in kind.mentioned}
     numbers = set(NUMBER.findall(normalize(text))) - kind.numbers
-    if kind.kind == "duration":
-        return bool(words & TIME_UNITS) and (bool(numbers) or bool(words & NUMBER_WORDS))
+    if kind.kind == "duration":  # "five months", "12 days"; "in the year 617" is a date, not a length
+        counts = {n for n in numbers if not YEAR.fullmatch(n)}
+        return bool(words & TIME_UNITS) and (bool(counts) or bool(words & NUMBER_WORDS))
     if kind.kind == "number":
         return bool(numbers) or bool(words & NUMBER_WORDS)
     if kind.kind == "date":

@@ -160,3 +160,10 @@ def test_fate_questions_are_answered_by_how_the_story_of_them_ends(assistant, qu
 def test_who_was_x_is_answered_by_what_the_text_says_next_to_the_name(assistant, question, expected):
     answer = assistant.ask(question)
     assert answer.answerable and expected in answer.text
+
+
+def test_a_length_nowhere_beside_what_is_asked_is_not_an_answer(assistant):
+    """The text tells of the siege of Khujand but not how long it lasted; of Otrar's, it does."""
+    assert assistant.ask("كم استمر حصار خجندة؟").answerable is False
+    answer = assistant.ask("كم استمر حصار اوترار؟")
+    assert answer.answerable and "خمسة اشهر" in answer.text
