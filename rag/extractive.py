@@ -104,6 +104,9 @@ class ExtractiveEngine:
         self._entities: dict[tuple[int, int], dict[str, str]] = {}
         self._kinds = {e.id: e.kind for e in glossary.entries}
         self._modifiers = self._word_modifiers(index, glossary)
+        in_order = sorted(index.passages, key=lambda p: (p.source, p.start))
+        self._previous = {p.id: q for q, p in zip(in_order, in_order[1:]) if q.source == p.source}
+        self._around: dict[int, frozenset[str]] = {}
 
     @staticmethod
     def _inverse_document_frequencies(index: Index, glossary: Glossary) -> tuple[dict[str, float], dict[str, float], float]:
@@ -157,6 +160,17 @@ class ExtractiveEngine:
             found = self.glossary.find(seg.text) + self.glossary.find(seg.translation or "")
             self._entities[key] = {m.entry.id: m.entry.kind for m in found}
         return self._entities[key]
+
+    def _names_around(self, passage: Passage) -> frozenset[str]:
+        """Glossary names in a passage and in the two before it: a narrative goes on about the
+        place or person it named a paragraph or two earlier ("the city" of the siege of Samarkand)."""
+        if passage.id not in self._around:
+            near = [passage]
+            while len(near) < 3 and near[-1].id in self._previous:
+                near.append(self._previous[near[-1].id])
+            self._around[passage.id] = frozenset(
+                name for p in near for i in range(len(p.segments)) for name in self._clause_entities(p, i))
+        return self._around[passage.id]
 
     def _query_units(self, query: str, asking: frozenset[str] = frozenset()) -> list[tuple[frozenset[str], float]]:
         """What a window should cover: each term of the question once, and each glossary name the
@@ -221,6 +235,10 @@ class ExtractiveEngine:
 
     def draft(self, request: EngineInput) -> Draft:
         windows = self.windows(request)
+        # only passages about the people and places the question names: the siege of Otrar does
+        # not tell how long the siege of Khujand lasted
+        asked = {m.entry.id for m in self.glossary.find(request.question) if m.entry.kind in ("person", "place")}
+        windows = [x for x in windows if asked <= self._names_around(x.passage)]
         if not windows:
             return Draft([], answerable=False)
         best = windows[0]

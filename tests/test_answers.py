@@ -163,7 +163,9 @@ def test_who_was_x_is_answered_by_what_the_text_says_next_to_the_name(assistant,
 
 
 def test_a_length_nowhere_beside_what_is_asked_is_not_an_answer(assistant):
-    """The text tells of the siege of Khujand but not how long it lasted; of Otrar's, it does."""
+    """The text tells of the siege of Khujand but not how long it lasted; of Otrar's, it does
+    (and that one is no answer about Khujand)."""
     assert assistant.ask("كم استمر حصار خجندة؟").answerable is False
+    assert assistant.ask("How long did the siege of Khujand last?").answerable is False
     answer = assistant.ask("كم استمر حصار اوترار؟")
     assert answer.answerable and "خمسة اشهر" in answer.text
