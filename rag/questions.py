@@ -65,13 +65,14 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(r"\b(when|what year|which year|what date|in what year|what month)\b|(^|\s)(متي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
     ("reason", re.compile(r"\b(why|for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
     ("place", re.compile(r"\b(where|which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين)(\s|$)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
+    ("people", re.compile(r"\b(which peoples?|what peoples?|which nations?|what nations?)\b|(^|\s)(اي|من اي) (شعب|شعبين|شعوب|قوم|اقوام)(\s|$)")),
     ("person", re.compile(r"\b(who|whom|whose|which commander|which general|which son|which sons|by whom|which ruler)\b|^من (?!اين|اي )|(^|\s)(بقياده من|من هو|من هم|من كان)(\s|$)")),
 ]
 
 
 @dataclass(frozen=True)
 class QuestionKind:
-    kind: str | None  # duration | number | date | reason | place | person | None (anything)
+    kind: str | None  # duration | number | date | reason | place | people | person | None (anything)
     words: frozenset[str]  # the question's own words, which an answer cannot count as new
     mentioned: frozenset[str]  # glossary ids the question itself names
     numbers: frozenset[str]  # numbers the question itself holds
@@ -132,6 +133,8 @@ def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) ->
         return bool(set(YEAR.findall(" ".join(words))) - kind.numbers) or bool(words & MONTHS)
     if kind.kind == "person":
         return "person" in new_entities
+    if kind.kind == "people":
+        return "people" in new_entities
     if kind.kind == "place":
         return bool({"place", "river"} & new_entities) or bool(words & PLACE_WORDS)
     if kind.kind == "reason":

@@ -107,6 +107,8 @@ def test_stream_yields_increments_then_the_answer(assistant):
     ("أين مات السلطان؟", "place"),
     ("Why did the Mongols kill the inhabitants?", "reason"),
     ("لماذا قتل المغول السكان؟", "reason"),
+    ("من أي شعبين تكون الجيش؟", "people"),
+    ("Which peoples made up the army?", "people"),
     ("What did the Sultan do?", None),
 ])
 def test_question_kinds(assistant, question, kind):
