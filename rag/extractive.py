@@ -14,7 +14,8 @@ population), is refused: the best window's coverage minus the share of unknown t
 A word the text uses only of other names of the same kind counts as unknown: asked for "the
 capital of the Mongols", a text that speaks only of "the Khwarazmian capital" is silent. So is a
 text whose best clauses about what a "how many / how long / when / where" question asks hold no
-number, length, date or place beside them.
+number, length, date or place beside them. Only passages about the people and places a question
+names are quoted (they name them, or one of the two paragraphs before them does).
 The best window is quoted (Arabic from the original, English from the aligned translation), and
 a second, separate one when it scores nearly as well: an answer often spans two places.
 """
