@@ -252,11 +252,12 @@ class ExtractiveEngine:
             if telling:
                 latest = max(telling, key=lambda x: (x.passage.source, x.passage.start)).passage
                 windows = [x for x in telling if x.passage.id == latest.id]
-        chosen = self.select(windows, kind)
-        if kind.kind in MEASURED_KINDS:
+        if kind.kind in MEASURED_KINDS:  # quote what holds the number, date or place asked for, if anything does
             units = [unit for unit, _ in self._query_units(request.query, kind.asking)]
-            if not any(self._answers_beside_question(kind, units, x) for x in chosen):
+            windows = [x for x in windows if self._answers_beside_question(kind, units, self._extend_to_fit(x, kind))]
+            if not windows:
                 return Draft([], answerable=False, diagnostics=diagnostics)
+        chosen = self.select(windows, kind)
         return Draft([self._claim(x, request.language) for x in chosen], answerable=True,
                      diagnostics=diagnostics)
 

@@ -58,15 +58,18 @@ YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
 NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 
 # Question words, matched on normalised text at the start of the question (or anywhere for the
-# longer phrases). Order matters: "how long" is a quantity, "how" alone is not.
+# longer phrases): "what did he say when he met them?" asks for words, not a date. Everyday
+# spoken forms count too (مين، وين، ليش، امتى، قديش). Order matters: "how long" is a quantity,
+# "how" alone is not.
+LEAD = r"^((and|so|then|but) )?"  # a question word opens the question, maybe after a conjunction
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("duration", re.compile(r"\b(how long|for how long|how many (days|months|years))\b|(^|\s)(كم استمر|كم يوما|كم شهرا|كم سنه|ما مده|ما المده|كم من الوقت|كم دام|كم كانت مده)(\s|$)")),
-    ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم عدد|كم|عدد|مقدار|تعداد)(\s|$)")),
-    ("date", re.compile(r"\b(when|what year|which year|what date|in what year|what month)\b|(^|\s)(متي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
-    ("reason", re.compile(r"\b(why|for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
-    ("place", re.compile(r"\b(where|which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين)(\s|$)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
+    ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم عدد|كم|عدد|مقدار|تعداد|قديش|كام)(\s|$)")),
+    ("date", re.compile(LEAD + r"when\b|\b(what year|which year|what date|in what year|what month)\b|(^|\s)(متي|امتي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
+    ("reason", re.compile(LEAD + r"why\b|\b(for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|ليش|ليه|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
+    ("place", re.compile(LEAD + r"(to |from )?where\b|\b(which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين|وين)(\s|$)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
     ("people", re.compile(r"\b(which peoples?|what peoples?|which nations?|what nations?)\b|(^|\s)(اي|من اي) (شعب|شعبين|شعوب|قوم|اقوام)(\s|$)")),
-    ("person", re.compile(r"\b(who|whom|whose|which commander|which general|which son|which sons|by whom|which ruler)\b|^من (?!اين|اي )|(^|\s)(بقياده من|من هو|من هم|من كان)(\s|$)")),
+    ("person", re.compile(LEAD + r"(who|whom|whose)\b|\b(which commander|which general|which son|which sons|by whom|which ruler)\b|^(من|مين) (?!اين|اي )|(^|\s)(بقياده من|من هو|من هم|من كان)(\s|$)")),
 ]
 
 

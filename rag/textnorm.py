@@ -22,7 +22,7 @@ THOUSANDS = re.compile(r"(?<=\d)[,\u066C](?=\d{3})")
 TOKEN = re.compile(r"[0-9]+|[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]+|[a-z\u00C0-\u024F]+(?:'[a-z]+)?")
 
 # Bumped whenever tokenisation changes, so that indexes built with the old one are rebuilt.
-ANALYSIS_VERSION = 9
+ANALYSIS_VERSION = 10
 
 # Light stemming (after Larkey et al.'s light10): strip one conjunction/preposition and the
 # article from the front, one common suffix from the back. A lone one-letter clitic is only
@@ -38,6 +38,7 @@ _AR_STOPWORDS = (
     هذا هذه ذلك تلك هو هي هم هن انه أنه ان أن إن كان كانت قد لم لن لا ثم او أو و ف ب ل مع عند
     بعد قبل حين حتى كل بين الا إلا غير منه منها فيه فيها عليه عليها اليه إليه به بها له لها لهم
     يكون تكون وكان وكانت التي وهو وهي وقد ولم ولا حدث جرى يحدث هما اللذان اللتان اللتين هؤلاء أولئك
+    مين وين ليش ليه امتى إمتى قديش كام اللي شو ايش
     """
 )
 EN_STOPWORDS = frozenset(

@@ -12,7 +12,7 @@ from rag.questions import classify
 from .conftest import PROJECT
 
 QA_SETS = [p for p in (PROJECT.parent / "shared" / "eval" / "dev_qa.jsonl", PROJECT / "bench" / "team_qa.jsonl",
-                       PROJECT / "bench" / "probe_qa.jsonl") if p.exists()]
+                       PROJECT / "bench" / "probe_qa.jsonl", PROJECT / "bench" / "probe2_qa.jsonl") if p.exists()]
 MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -110,6 +110,10 @@ def test_stream_yields_increments_then_the_answer(assistant):
     ("من أي شعبين تكون الجيش؟", "people"),
     ("Which peoples made up the army?", "people"),
     ("What did the Sultan do?", None),
+    ("What did Genghis Khan call himself when he met the envoys?", None),  # "when" opens no question here
+    ("And where did he go next?", "place"),
+    ("مين قاد الجيش الثاني؟", "person"),  # everyday spoken Arabic
+    ("وين مات السلطان؟", "place"),
 ])
 def test_question_kinds(assistant, question, kind):
     assert classify(question, assistant.glossary).kind == kind
