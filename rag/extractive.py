@@ -34,7 +34,7 @@ from .glossary import Glossary
 from .index import Index
 from .passages import Passage
 from .questions import QuestionKind, answers_kind, classify
-from .textnorm import detect_language, tokenize
+from .textnorm import arabic_skeleton, detect_language, tokenize
 
 NAMED_KINDS = frozenset({"person", "people", "place", "dynasty", "river"})  # glossary kinds that own things
 MEASURED_KINDS = frozenset({"number", "duration", "date", "place"})  # answered by a thing a clause holds
@@ -101,6 +101,7 @@ class ExtractiveEngine:
         self.weights = weights or ExtractiveWeights()
         self._idf, self._name_idf, self._unseen_idf = self._inverse_document_frequencies(index, glossary)
         self._prefixes = {t[:PREFIX] for t in self._idf if len(t) >= PREFIX}
+        self._skeletons = {arabic_skeleton(t) for t in self._idf} - {None}
         self._terms: dict[tuple[int, int], frozenset[str]] = {}
         self._entities: dict[tuple[int, int], dict[str, str]] = {}
         self._kinds = {e.id: e.kind for e in glossary.entries}
@@ -228,7 +229,10 @@ class ExtractiveEngine:
         return out
 
     def _known(self, term: str) -> bool:
-        return term in self._idf or (len(term) >= PREFIX and term[:PREFIX] in self._prefixes)
+        """Whether the text uses a word in some form: as it is, by its first letters, or for an
+        Arabic word by its skeleton (the question's يقاتل, the text's قاتل)."""
+        return (term in self._idf or (len(term) >= PREFIX and term[:PREFIX] in self._prefixes)
+                or arabic_skeleton(term) in self._skeletons)
 
     def _clause_similarity(self, passage: Passage, position: int, query_vector: np.ndarray) -> float:
         rows = self.index.clause_vector_rows(passage.id, position)

@@ -112,6 +112,19 @@ def stem_arabic(word: str) -> str:
     return word
 
 
+def arabic_skeleton(stem: str) -> str | None:
+    """A light stem without its imperfect-verb prefix and its long vowels, so that the forms of one
+    word meet: يقاتل and قاتل (قتل), رسول and رسل, اضعف and ضعف, يحتج and احتج. Fewer than three
+    letters left tell nothing (زوج, مات) and give None. Too coarse to match passages on, it only
+    tells whether the text uses a word at all."""
+    if not ARABIC_LETTER.match(stem):
+        return None
+    if len(stem) >= 4 and stem[0] in "يتنا":
+        stem = stem[1:]
+    core = stem[0] + re.sub("[اوي]", "", stem[1:])
+    return core if len(core) >= 3 else None
+
+
 @lru_cache(maxsize=1)
 def _english_stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.textnorm import detect_language, normalize, stem_arabic, tokenize
+from rag.textnorm import arabic_skeleton, detect_language, normalize, stem_arabic, tokenize
 
 
 @pytest.mark.parametrize("raw, folded", [
@@ -51,3 +51,12 @@ def test_irregular_english_verbs_match_their_base_form():
     assert tokenize("gave took sent") == tokenize("give take send")
     # a birth is not the past participle of "bear"
     assert tokenize("born") != tokenize("borne")
+
+
+@pytest.mark.parametrize("a, b", [("يقاتل", "قاتل"), ("الرسولين", "رسل"), ("أضعف", "ضعف"), ("يحتجون", "احتج")])
+def test_forms_of_one_arabic_word_share_a_skeleton(a, b):
+    assert arabic_skeleton(tokenize(a)[0]) == arabic_skeleton(tokenize(b)[0]) is not None
+
+
+def test_a_skeleton_too_short_to_tell_is_none():
+    assert arabic_skeleton(tokenize("زوجة")[0]) is None and arabic_skeleton("otrar") is None
