@@ -33,6 +33,7 @@ from .engine import Claim, Draft, EngineInput
 from .glossary import Glossary
 from .index import Index
 from .passages import Passage
+from .sources import GlossaryEntry
 from .questions import QuestionKind, answers_kind, classify
 from .textnorm import arabic_skeleton, detect_language, tokenize
 
@@ -163,6 +164,15 @@ class ExtractiveEngine:
             self._entities[key] = {m.entry.id: m.entry.kind for m in found}
         return self._entities[key]
 
+    def names_asked_about(self, question: str) -> set[str]:
+        """The people and places a question names, leaving out words that are also something else
+        (الجند: the town of Jand, or the troops)."""
+        spans: dict[tuple[int, int], list[GlossaryEntry]] = {}
+        for m in self.glossary.find(question):
+            spans.setdefault((m.start, m.end), []).append(m.entry)
+        return {entries[0].id for entries in spans.values()
+                if len(entries) == 1 and entries[0].kind in ("person", "place")}
+
     def _names_around(self, passage: Passage) -> frozenset[str]:
         """Glossary names in a passage and in the two before it: a narrative goes on about the
         place or person it named a paragraph or two earlier ("the city" of the siege of Samarkand)."""
@@ -242,8 +252,7 @@ class ExtractiveEngine:
         windows = self.windows(request)
         # only passages about the people and places the question names: the siege of Otrar does
         # not tell how long the siege of Khujand lasted
-        asked = {m.entry.id for m in self.glossary.find(request.question) if m.entry.kind in ("person", "place")}
-        windows = [x for x in windows if asked <= self._names_around(x.passage)]
+        windows = [x for x in windows if self.names_asked_about(request.question) <= self._names_around(x.passage)]
         if not windows:
             return Draft([], answerable=False)
         best = windows[0]

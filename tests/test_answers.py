@@ -175,3 +175,9 @@ def test_a_length_nowhere_beside_what_is_asked_is_not_an_answer(assistant):
     assert assistant.ask("How long did the siege of Khujand last?").answerable is False
     answer = assistant.ask("كم استمر حصار اوترار؟")
     assert answer.answerable and "خمسة اشهر" in answer.text
+
+
+def test_only_unambiguous_people_and_places_restrict_the_passages(assistant):
+    """الجند is the town of Jand or the troops: a question about troops is not held to Jand."""
+    assert assistant.extractive.names_asked_about("كم كان عدد الجند في بخارى؟") == {"bukhara"}
+    assert assistant.extractive.names_asked_about("How long did the siege of Khujand last?") == {"khujand"}
