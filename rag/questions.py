@@ -49,7 +49,8 @@ TIME_UNITS = _folded("""
 """)
 UNIT_TERMS = frozenset(tokenize(" ".join(TIME_UNITS)))
 # "where did he go after Rayy?", "ماذا فعل بعد دخولها؟": what is asked comes after the anchor
-AFTER = re.compile(r"\b(?:after|following)\s+(.+)|(?:^|\s)(?:بعد|عقب)\s+(.+)")
+AFTER = re.compile(r"\b(?<!chase )(?<!chased )(?<!run )(?<!ran )(?<!look )(?<!looked )(?<!named )"
+                   r"(?:after|following)\s+(.+)|(?:^|\s)(?:بعد|عقب)\s+(.+)")  # not "chase after him"
 # "Who was Qaracha?", "من هو قراجة؟": the answer is what the text says next to the name
 IDENTITY = re.compile(r"^(?:who|what) (?:is|was|are|were) |^(?:من|ما) (?:هو|هي|هم|كان|كانت) ")
 # "what happened to him in the end?", "ما مصير ينال خان؟": the answer is the last the text tells of them

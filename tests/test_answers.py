@@ -181,3 +181,8 @@ def test_only_unambiguous_people_and_places_restrict_the_passages(assistant):
     """الجند is the town of Jand or the troops: a question about troops is not held to Jand."""
     assert assistant.extractive.names_asked_about("كم كان عدد الجند في بخارى؟") == {"bukhara"}
     assert assistant.extractive.names_asked_about("How long did the siege of Khujand last?") == {"khujand"}
+
+
+def test_chasing_after_someone_is_not_a_time(assistant):
+    assert classify("Who did Genghis Khan send to chase after the Sultan?", assistant.glossary).after is None
+    assert classify("Where did the Sultan go after Rayy?", assistant.glossary).after == "rayi"
