@@ -33,8 +33,8 @@ from .engine import Claim, Draft, EngineInput
 from .glossary import Glossary
 from .index import Index
 from .passages import Passage
-from .sources import GlossaryEntry
 from .questions import QuestionKind, answers_kind, classify
+from .sources import GlossaryEntry
 from .textnorm import arabic_skeleton, detect_language, tokenize
 
 NAMED_KINDS = frozenset({"person", "people", "place", "dynasty", "river"})  # glossary kinds that own things
@@ -100,11 +100,13 @@ class ExtractiveEngine:
         self.index = index
         self.glossary = glossary
         self.weights = weights or ExtractiveWeights()
-        self._idf, self._name_idf, self._unseen_idf = self._inverse_document_frequencies(index, glossary)
+        self._entities = {(p.id, i): {m.entry.id: m.entry.kind
+                                      for m in glossary.find(seg.text) + glossary.find(seg.translation or "")}
+                          for p in index.passages for i, seg in enumerate(p.segments)}
+        self._idf, self._name_idf, self._unseen_idf = self._inverse_document_frequencies(index, self._entities)
         self._prefixes = {t[:PREFIX] for t in self._idf if len(t) >= PREFIX}
         self._skeletons = {arabic_skeleton(t) for t in self._idf} - {None}
         self._terms: dict[tuple[int, int], frozenset[str]] = {}
-        self._entities: dict[tuple[int, int], dict[str, str]] = {}
         self._kinds = {e.id: e.kind for e in glossary.entries}
         self._modifiers = self._word_modifiers(index, glossary)
         in_order = sorted(index.passages, key=lambda p: (p.source, p.start))
@@ -112,7 +114,8 @@ class ExtractiveEngine:
         self._around: dict[int, frozenset[str]] = {}
 
     @staticmethod
-    def _inverse_document_frequencies(index: Index, glossary: Glossary) -> tuple[dict[str, float], dict[str, float], float]:
+    def _inverse_document_frequencies(index: Index, entities: dict[tuple[int, int], dict[str, str]]
+                                      ) -> tuple[dict[str, float], dict[str, float], float]:
         """IDF over clauses (both views) of terms, and of glossary names (a clause names an entry in
         any of its spellings): a term found in every clause tells nothing about the answer, and a
         name is as common as all its spellings together, not as its rarest one."""
@@ -120,10 +123,10 @@ class ExtractiveEngine:
         names: Counter[str] = Counter()
         total = 0
         for p in index.passages:
-            for seg in p.segments:
+            for i, seg in enumerate(p.segments):
                 total += 1
                 terms.update(set(tokenize(seg.text)) | set(tokenize(seg.translation or "")))
-                names.update({m.entry.id for m in glossary.find(seg.text) + glossary.find(seg.translation or "")})
+                names.update(entities[(p.id, i)].keys())
         return ({t: math.log(1 + total / n) for t, n in terms.items()},
                 {e: math.log(1 + total / n) for e, n in names.items()}, math.log(1 + total))
 
@@ -157,12 +160,11 @@ class ExtractiveEngine:
         return self._terms[key]
 
     def _clause_entities(self, passage: Passage, position: int) -> dict[str, str]:
-        key = (passage.id, position)
-        if key not in self._entities:
-            seg = passage.segments[position]
-            found = self.glossary.find(seg.text) + self.glossary.find(seg.translation or "")
-            self._entities[key] = {m.entry.id: m.entry.kind for m in found}
-        return self._entities[key]
+        """Glossary ids named in a clause (either view) -> their kind."""
+        return self._entities[(passage.id, position)]
+
+    def _passage_names(self, passage: Passage) -> frozenset[str]:
+        return frozenset(name for i in range(len(passage.segments)) for name in self._clause_entities(passage, i))
 
     def names_asked_about(self, question: str) -> set[str]:
         """The people and places a question names, leaving out words that are also something else
@@ -180,8 +182,7 @@ class ExtractiveEngine:
             near = [passage]
             while len(near) < 3 and near[-1].id in self._previous:
                 near.append(self._previous[near[-1].id])
-            self._around[passage.id] = frozenset(
-                name for p in near for i in range(len(p.segments)) for name in self._clause_entities(p, i))
+            self._around[passage.id] = frozenset().union(*map(self._passage_names, near))
         return self._around[passage.id]
 
     def _query_units(self, query: str, asking: frozenset[str] = frozenset()) -> list[tuple[frozenset[str], float]]:
@@ -205,9 +206,12 @@ class ExtractiveEngine:
 
     def windows(self, request: EngineInput) -> list[Window]:
         """Every candidate window with its features, best first."""
+        kind = classify(request.query, self.glossary)
+        return self._windows(request, kind, self._query_units(request.query, kind.asking))
+
+    def _windows(self, request: EngineInput, kind: QuestionKind,
+                 units: list[tuple[frozenset[str], float]]) -> list[Window]:
         w = self.weights
-        kind: QuestionKind = classify(request.query, self.glossary)
-        units = self._query_units(request.query, kind.asking)
         elsewhere = self._owned_elsewhere(request.query, detect_language(request.query))
         # such a word is emptied: never covered, and counted with the words the text does not know
         units = [(frozenset() if unit & elsewhere else unit, weight) for unit, weight in units]
@@ -249,25 +253,26 @@ class ExtractiveEngine:
         return float(np.max(self.index.clause_vectors[rows] @ query_vector)) if rows else 0.0
 
     def draft(self, request: EngineInput) -> Draft:
-        windows = self.windows(request)
+        kind = classify(request.query, self.glossary)
+        units = self._query_units(request.query, kind.asking)
         # only passages about the people and places the question names: the siege of Otrar does
         # not tell how long the siege of Khujand lasted
-        windows = [x for x in windows if self.names_asked_about(request.question) <= self._names_around(x.passage)]
+        asked = self.names_asked_about(request.question)
+        windows = [x for x in self._windows(request, kind, units) if asked <= self._names_around(x.passage)]
         if not windows:
             return Draft([], answerable=False)
         best = windows[0]
         diagnostics = {k: round(v, 3) for k, v in best.features.items()}
         if self.weights.silent(best.features):
             return Draft([], answerable=False, diagnostics=diagnostics)
-        kind = classify(request.query, self.glossary)
         if kind.fate_of is not None:  # asked for the end: what the latest passage naming them tells, if any does
             telling = [x for x in windows if x.features["fit"]]
             if telling:
                 latest = max(telling, key=lambda x: (x.passage.source, x.passage.start)).passage
                 windows = [x for x in telling if x.passage.id == latest.id]
         if kind.kind in MEASURED_KINDS:  # quote what holds the number, date or place asked for, if anything does
-            units = [unit for unit, _ in self._query_units(request.query, kind.asking)]
-            windows = [x for x in windows if self._answers_beside_question(kind, units, self._extend_to_fit(x, kind))]
+            terms = [unit for unit, _ in units]
+            windows = [x for x in windows if self._answers_beside_question(kind, terms, self._extend_to_fit(x, kind))]
             if not windows:
                 return Draft([], answerable=False, diagnostics=diagnostics)
         chosen = self.select(windows, kind)
@@ -283,9 +288,7 @@ class ExtractiveEngine:
         p = window.passage
         span = range(window.first, window.last + 1)
         about = [i for i in span if any(unit & self._clause_terms(p, i) for unit in units)]
-        return any(answers_kind(kind, f"{p.segments[i].text} {p.segments[i].translation or ''}",
-                                self._clause_entities(p, i))
-                   for i in span if any(abs(i - j) <= 2 for j in about))
+        return any(self._holds(kind, p, i, i) for i in span if any(abs(i - j) <= 2 for j in about))
 
     def select(self, windows: list[Window], kind: QuestionKind) -> list[Window]:
         """What to quote from windows ranked best first: the best, read on until it holds what was
@@ -315,8 +318,7 @@ class ExtractiveEngine:
         part from the last clause naming X on counts, and it must go on past X when nothing more
         specific is asked (the narrative tells what followed after it names X)."""
         if kind.fate_of is not None:  # a passage that names them ends with what became of them
-            if last < len(p.segments) - 1 or not any(kind.fate_of in self._clause_entities(p, i)
-                                                     for i in range(len(p.segments))):
+            if last < len(p.segments) - 1 or kind.fate_of not in self._passage_names(p):
                 return False
         if kind.after is not None:
             anchors = [i for i in range(first, last + 1) if kind.after in self._clause_terms(p, i)]
@@ -324,6 +326,10 @@ class ExtractiveEngine:
                 first = anchors[-1]
                 if kind.kind is None:
                     return first < last
+        return self._holds(kind, p, first, last)
+
+    def _holds(self, kind: QuestionKind, p: Passage, first: int, last: int) -> bool:
+        """Whether clauses first..last, in either language, hold a new thing of the kind asked for."""
         text = " ".join(f"{s.text} {s.translation or ''}" for s in p.segments[first:last + 1])
         entities = {k: v for i in range(first, last + 1) for k, v in self._clause_entities(p, i).items()}
         return answers_kind(kind, text, entities)

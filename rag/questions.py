@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .glossary import Glossary
+from .glossary import Glossary, Mention
 from .textnorm import normalize, tokenize
 
 
@@ -93,24 +93,23 @@ def classify(question: str, glossary: Glossary) -> QuestionKind:
                          if (match := pattern.search(text))), (None, frozenset()))
     if kind == "date":  # "in which month and year": a date answers it, not a month or a year
         asking |= frozenset(tokenize(question)) & UNIT_TERMS
-    mentioned = frozenset(m.entry.id for m in glossary.find(question))
+    mentions = glossary.find(question)
+    mentioned = frozenset(m.entry.id for m in mentions)
     anchor = AFTER.search(text)
     after = next(iter(tokenize(anchor.group(1) or anchor.group(2))), None) if anchor else None
-    if IDENTITY.match(text) and (name := _only_name(question, glossary)):
+    if IDENTITY.match(text) and (name := _only_name(question, mentions)):
         kind, after = None, name  # "Who was X?": what follows X's name (", the chamberlain of …")
     fate_of = None
     if fate := FATE.search(text):
         asking |= frozenset(tokenize(fate.group(0)))
-        mentions = glossary.find(question)
         people = [m.entry.id for m in mentions if m.entry.kind == "person"]
         fate_of = next(iter(people or [m.entry.id for m in mentions]), None)
     return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after,
                         fate_of, asking)
 
 
-def _only_name(question: str, glossary: Glossary) -> str | None:
+def _only_name(question: str, mentions: list[Mention]) -> str | None:
     """The first search token of the one glossary name a question consists of, if it is nothing else."""
-    mentions = glossary.find(question)
     if len({m.entry.id for m in mentions}) != 1:
         return None
     tokens = tokenize(question, keep_stopwords=True)
