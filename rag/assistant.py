@@ -76,6 +76,7 @@ class Assistant:
                 index.save(settings.index_dir)
             except OSError as save_error:
                 say(f"could not save the rebuilt index ({save_error}); using it from memory")
+        embedder.check_query_encoder(*index.clause_samples())
         return cls(settings, sources, index, embedder)
 
     # ------------------------------------------------------------------ input

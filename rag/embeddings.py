@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bert_encoder import BertEncoder
 from .models import ensure_model, model_checksum
 from .settings import Settings
 
@@ -57,29 +58,70 @@ def _import_sentence_transformer() -> type:
     return SentenceTransformer
 
 
-class Embedder:
-    """Encodes queries and passages with the prompts the model was trained with (if any)."""
+QUERY_ENCODERS = ("auto", "sentence-transformers")
 
-    def __init__(self, folder: Path, name: str, threads: int = 0):
+
+class Embedder:
+    """Encodes queries and passages with the prompts the model was trained with (if any).
+
+    Passages (the index) are always embedded through sentence-transformers. Queries go through the
+    same model loaded by `BertEncoder` when the folder's layout allows it (`query_encoder="auto"`),
+    which keeps sentence-transformers' ~3 s import out of `Assistant.load()`; sentence-transformers
+    itself is then loaded only if something needs it (an index build, another layout).
+    """
+
+    def __init__(self, folder: Path, name: str, threads: int = 0, query_encoder: str = "auto"):
         import torch
 
-        SentenceTransformer = _import_sentence_transformer()
+        if query_encoder not in QUERY_ENCODERS:
+            raise ValueError(f"query_encoder must be one of {', '.join(QUERY_ENCODERS)}, not {query_encoder!r}")
         if threads:
             torch.set_num_threads(threads)
         self.folder = folder
         self.name = name
-        self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_embedding_dimension())
         self.checksum = model_checksum(folder)
-        prompts = getattr(self.model, "prompts", None) or {}
-        self._query_prompt = "query" if "query" in prompts else None
-        self._passage_prompt = next((p for p in ("passage", "document") if p in prompts), None)
+        self._model = None
+        self.query_encoder = BertEncoder.from_folder(folder) if query_encoder == "auto" else None
+        self.dim = self.query_encoder.dim if self.query_encoder else int(self.model.get_embedding_dimension())
+        self.prompts = self._read_prompts()
+        self._query_prompt = "query" if "query" in self.prompts else None
+        self._passage_prompt = next((p for p in ("passage", "document") if p in self.prompts), None)
+
+    @property
+    def model(self):
+        """The sentence-transformers model, loaded on first use."""
+        if self._model is None:
+            SentenceTransformer = _import_sentence_transformer()
+            self._model = SentenceTransformer(str(self.folder), device="cpu", local_files_only=True)
+        return self._model
+
+    def _read_prompts(self) -> dict[str, str]:
+        if self._model is not None:
+            return dict(getattr(self._model, "prompts", None) or {})
+        config = self.folder / "config_sentence_transformers.json"
+        try:
+            return dict(json.loads(config.read_text(encoding="utf-8")).get("prompts") or {})
+        except (OSError, ValueError, AttributeError):
+            return {}
 
     @classmethod
     def from_settings(cls, settings: Settings, *, fetch: bool = False, progress: bool = False) -> "Embedder":
         """The configured model; only `rag setup` fetches (`fetch=True`), loading never uses the network."""
         folder = ensure_model(settings.model, settings.model_dir, fetch=fetch, progress=progress)
-        return cls(folder, settings.model, settings.threads)
+        return cls(folder, settings.model, settings.threads, settings.query_encoder)
+
+    def check_query_encoder(self, texts: list[str], vectors: np.ndarray, tolerance: float = 1e-4) -> bool:
+        """Keep the query encoder only if it reproduces these passage vectors (written by
+        sentence-transformers into the index) to `tolerance`; otherwise fall back to sentence-transformers."""
+        if self.query_encoder is None or not texts:
+            return self.query_encoder is not None
+        ours = self.query_encoder.encode([self.prompts.get(self._passage_prompt, "") + text for text in texts])
+        if ours.shape == vectors.shape and float(np.abs(ours - vectors).max()) <= tolerance:
+            return True
+        print(f"the fast query encoder disagrees with {self.name}'s index vectors; "
+              "using sentence-transformers for queries", file=sys.stderr)
+        self.query_encoder = None
+        return False
 
     def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
@@ -90,6 +132,8 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if self.query_encoder is not None and texts:
+            return self.query_encoder.encode([self.prompts.get(self._query_prompt, "") + text for text in texts])
         return self._encode(texts, self._query_prompt, 32, False)
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False,

@@ -109,6 +109,18 @@ class Index:
         return [row for code in range(len(LANGUAGE_CODES))
                 if (row := self._clause_lookup.get((passage_id, position, code))) is not None]
 
+    def clause_samples(self, per_language: int = 1) -> tuple[list[str], np.ndarray]:
+        """The first clause views of each language with their stored vectors: a reference written by
+        the model at build time, against which a query encoder can be checked at load time."""
+        texts, rows = [], []
+        for code, lang in enumerate(LANGUAGE_CODES):
+            for row in np.flatnonzero(self.clause_rows[:, 2] == code)[:per_language]:
+                passage_id, position, _ = (int(v) for v in self.clause_rows[row])
+                segment = self.passages[passage_id].segments[position]
+                texts.append(segment.text if lang == self.passages[passage_id].language else segment.translation)
+                rows.append(int(row))
+        return texts, self.clause_vectors[rows]
+
     @property
     def languages(self) -> list[str]:
         return sorted(self.bm25)

@@ -60,6 +60,10 @@ class Settings:
     # Input limits: questions longer than this are refused with a clear message.
     max_question_chars: int = 2000
     max_history_turns: int = 50
+    # Query vectors: "auto" runs the model's forward pass in plain torch when the folder is a BERT
+    # with mean pooling and the result matches the index (rag/bert_encoder.py); "sentence-transformers"
+    # always goes through sentence-transformers (about 3 s more to load, same vectors).
+    query_encoder: str = "auto"
     # Embedding batch size for index builds.
     batch_size: int = 32
     threads: int = 0  # 0: leave torch's default

@@ -112,10 +112,11 @@ def test_chunked_embedding_resumes_from_saved_chunks(embedder, tmp_path):
     assert len(list((tmp_path / embedder.checksum[:16]).glob("*.npy"))) == 4
 
 
-def test_loading_does_not_import_scikit_learn(settings):
+def test_loading_sentence_transformers_does_not_import_scikit_learn(settings):
     """sentence-transformers imports scikit-learn for similarity functions the product never calls;
-    the assistant loads without it (about 1 s less on 2 cores)."""
-    script = "import sys; from rag import Assistant; Assistant.load(); print('sklearn' in sys.modules)"
+    the model loads without it (about 1 s less on 2 cores)."""
+    script = ("import sys; from rag import Settings; from rag.embeddings import Embedder; "
+              "Embedder.from_settings(Settings.from_env()).model; print('sklearn' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           cwd=settings.project_dir)
     assert done.returncode == 0, done.stderr
