@@ -270,7 +270,7 @@ class ExtractiveEngine:
             if telling:
                 latest = max(telling, key=lambda x: (x.passage.source, x.passage.start)).passage
                 windows = [x for x in telling if x.passage.id == latest.id]
-        if kind.kind in MEASURED_KINDS:  # quote what holds the number, date or place asked for, if anything does
+        if kind.kind in MEASURED_KINDS or kind.role:  # quote what holds the number, date, place or name asked for
             terms = [unit for unit, _ in units]
             windows = [x for x in windows if self._answers_beside_question(kind, terms, self._extend_to_fit(x, kind))]
             if not windows:

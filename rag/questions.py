@@ -48,6 +48,31 @@ TIME_UNITS = _folded("""
     day days month months year years week weeks
 """)
 UNIT_TERMS = frozenset(tokenize(" ".join(TIME_UNITS)))
+# "What was the name of the envoy …?", "ما اسم الخليفة …؟", "Which caliph …?": a name is asked for,
+# and only a name of that kind answers it (a person for a caliph, a place for an island), not a
+# description such as "one of the envoys" or "one of the islands".
+# The role word opens the words after "name of" / "اسم" (up to three), or follows "which" / "what" /
+# "اي" at once or after one adjective ("which Abbasid caliph"): "what did the merchants carry?" asks
+# for no name.
+NAME_ASKED = re.compile(r"(?=(?:\bname of|(?:^|\s)اسم)\s+((?:\S+\s+){0,2}\S+))"
+                        r"|(?=(?:\b(?:which|what)|(?:^|\s)اي)\s+(\S+(?:\s+\S+)?))")
+# A role is also said in other words: "under the command of" (بقيادة) names a commander (قائد).
+ROLE_SAID = {normalize(role): frozenset(tokenize(words)) for role, words in {
+    "commander": "command commanded led leader", "commanders": "command commanded led leader",
+    "general": "command commanded led", "generals": "command commanded led",
+    "leader": "led command", "leaders": "led command", "son": "sons", "sons": "son",
+    "قائد": "قيادة بقيادة قادة قاد يقود", "قادة": "قيادة بقيادة قائد قاد يقود", "زعيم": "قيادة بقيادة قاد",
+    "ابن": "ابنه ابناء ابنيه", "ابناء": "ابن ابنه ابنيه", "حاكم": "حاكمها والي", "والي": "حاكم حاكمها",
+}.items()}
+NOT_ADJECTIVES = _folded("did does do was were is are had has have the a an of كان كانت هو هي")
+ROLE_KINDS = {**dict.fromkeys(_folded("""
+    envoy envoys ambassador ambassadors caliph commander commanders general generals governor ruler son
+    sons leader leaders khan sultan king emir prince merchant merchants chamberlain chief successor
+    رسول رسل سفير خليفه قائد قاده حاكم والي ابن ابناء امير ملك سلطان تاجر تجار حاجب زعيم خليفته
+"""), "person"), **dict.fromkeys(_folded("""
+    island city town fortress river region country capital province
+    جزيره مدينه قلعه نهر منطقه بلد عاصمه اقليم
+"""), "place")}
 # "where did he go after Rayy?", "ماذا فعل بعد دخولها؟": what is asked comes after the anchor
 AFTER = re.compile(r"\b(?<!chase )(?<!chased )(?<!run )(?<!ran )(?<!look )(?<!looked )(?<!named )"
                    r"(?:after|following)\s+(.+)|(?:^|\s)(?:بعد|عقب)\s+(.+)")  # not "chase after him"
@@ -57,6 +82,7 @@ IDENTITY = re.compile(r"^(?:who|what) (?:is|was|are|were) |^(?:من|ما) (?:ه�
 FATE = re.compile(r"\b(in the end|at the end|at last|finally|eventually|fate|became of|become of)\b|(^|\s)(في النهايه|في الاخير|اخيرا|مصير|مصيره|نهايه|نهايته)(\s|$|؟)")
 YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
 NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
+DATED_YEAR = re.compile(r"(?<!\d)\d+(?=\s?(?:ه|م|ah|ce)(?:\W|$))")  # 617ه/1220م, 617 AH/1220 CE: a date, not a count
 
 # Question words, matched on normalised text at the start of the question (or anywhere for the
 # longer phrases): "what did he say when he met them?" asks for words, not a date. Everyday
@@ -64,7 +90,7 @@ NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 # "how" alone is not.
 LEAD = r"^((and|so|then|but) )?"  # a question word opens the question, maybe after a conjunction
 KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("duration", re.compile(r"\b(how long|for how long|how many (days|months|years))\b|(^|\s)(كم استمر|كم يوما|كم شهرا|كم سنه|ما مده|ما المده|كم من الوقت|كم دام|كم كانت مده)(\s|$)")),
+    ("duration", re.compile(r"\b(how long|for how long|how many (days|months|years))\b|(^|\s)(كم (استمرت?|استغرقت?|دامت?|طالت?)|كم يوما|كم شهرا|كم سنه|ما مده|ما المده|كم من الوقت|كم كانت مده)(\s|$)")),
     ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم عدد|كم|عدد|مقدار|تعداد|قديش|كام)(\s|$)")),
     ("date", re.compile(LEAD + r"when\b|\b(what year|which year|what date|in what year|what month)\b|(^|\s)(متي|امتي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
     ("reason", re.compile(LEAD + r"why\b|\b(for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|ليش|ليه|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
@@ -85,6 +111,7 @@ class QuestionKind:
     asking: frozenset[str] = frozenset()  # search terms of the question phrase ("how large", "كم عدد"):
     # they say what kind of answer is wanted, not what it is about (the unit in "how many days" stays,
     # the "year" in "in which year" goes)
+    role: frozenset[str] = frozenset()  # "which caliph": only a clause naming a caliph answers (search terms)
 
 
 def classify(question: str, glossary: Glossary) -> QuestionKind:
@@ -93,6 +120,9 @@ def classify(question: str, glossary: Glossary) -> QuestionKind:
                          if (match := pattern.search(text))), (None, frozenset()))
     if kind == "date":  # "in which month and year": a date answers it, not a month or a year
         asking |= frozenset(tokenize(question)) & UNIT_TERMS
+    role, role_terms = _role_named(text)
+    if role and kind in (None, role):
+        kind = role
     mentions = glossary.find(question)
     mentioned = frozenset(m.entry.id for m in mentions)
     anchor = AFTER.search(text)
@@ -105,7 +135,21 @@ def classify(question: str, glossary: Glossary) -> QuestionKind:
         people = [m.entry.id for m in mentions if m.entry.kind == "person"]
         fate_of = next(iter(people or [m.entry.id for m in mentions]), None)
     return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after,
-                        fate_of, asking)
+                        fate_of, asking, role=role_terms if role is not None and kind == role else frozenset())
+
+
+def _role_named(text: str) -> tuple[str | None, frozenset[str]]:
+    """("person" or "place", the search terms of the role word) when the (normalised) question asks
+    for the name of one ("which caliph", "ما اسم الجزيره"), else (None, empty)."""
+    for match in NAME_ASKED.finditer(text):
+        words = (match.group(1) or match.group(2)).split()
+        if match.group(2) and words[0] in NOT_ADJECTIVES:
+            continue
+        for word in words:
+            bare = word[2:] if word.startswith("ال") and len(word) > 4 else word
+            if bare in ROLE_KINDS:
+                return ROLE_KINDS[bare], frozenset(tokenize(word)) | ROLE_SAID.get(bare, frozenset())
+    return None, frozenset()
 
 
 def _only_name(question: str, mentions: list[Mention]) -> str | None:
@@ -131,15 +175,16 @@ def answers_kind(kind: QuestionKind, text: str, entity_kinds: dict[str, str]) ->
         counts = {n for n in numbers if not YEAR.fullmatch(n)}
         return bool(words & TIME_UNITS) and (bool(counts) or bool(words & NUMBER_WORDS))
     if kind.kind == "number":
-        return bool(numbers) or bool(words & NUMBER_WORDS)
+        counts = numbers - set(DATED_YEAR.findall(normalize(text)))
+        return bool(counts) or bool(words & NUMBER_WORDS)
     if kind.kind == "date":
         return bool(set(YEAR.findall(" ".join(words))) - kind.numbers) or bool(words & MONTHS)
-    if kind.kind == "person":
-        return "person" in new_entities
+    if kind.kind == "person":  # "which caliph": a clause naming someone and saying "caliph"
+        return "person" in new_entities and (not kind.role or bool(kind.role & set(tokenize(text))))
     if kind.kind == "people":
         return "people" in new_entities
     if kind.kind == "place":
-        return bool({"place", "river"} & new_entities) or bool(words & PLACE_WORDS)
+        return bool({"place", "river"} & new_entities) or (not kind.role and bool(words & PLACE_WORDS))
     if kind.kind == "reason":
         return bool(words & REASON_WORDS) or any(w.startswith(("لت", "للا", "لاست")) for w in words)
     return True

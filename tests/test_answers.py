@@ -7,7 +7,7 @@ import pytest
 from rag.answer import Answer
 from rag.engine import squash
 from rag.evaluation import in_language, read_qa
-from rag.questions import classify
+from rag.questions import answers_kind, classify
 
 from .conftest import PROJECT
 
@@ -114,6 +114,10 @@ def test_stream_yields_increments_then_the_answer(assistant):
     ("And where did he go next?", "place"),
     ("مين قاد الجيش الثاني؟", "person"),  # everyday spoken Arabic
     ("وين مات السلطان؟", "place"),
+    ("كم استغرق حصار اوترار؟", "duration"),
+    ("كم استمرت المعركة؟", "duration"),
+    ("Which caliph did the Sultan oppose?", "person"),  # a name is asked for
+    ("ما اسم الجزيرة التي مات فيها السلطان؟", "place"),
 ])
 def test_question_kinds(assistant, question, kind):
     assert classify(question, assistant.glossary).kind == kind
@@ -186,3 +190,32 @@ def test_only_unambiguous_people_and_places_restrict_the_passages(assistant):
 def test_chasing_after_someone_is_not_a_time(assistant):
     assert classify("Who did Genghis Khan send to chase after the Sultan?", assistant.glossary).after is None
     assert classify("Where did the Sultan go after Rayy?", assistant.glossary).after == "rayi"
+
+
+def test_a_year_is_not_a_count(assistant):
+    kind = classify("How many soldiers did he send?", assistant.glossary)
+    assert not answers_kind(kind, "He set out in 617 AH/1220 CE. وخرج في عام 617ه/1220م", {})
+    assert answers_kind(kind, "an army of 20,000 soldiers", {})
+
+
+@pytest.mark.parametrize("question", ["Which Abbasid caliph did the Sultan want to depose?",
+                                      "ما اسم الخليفة العباسي الذي عاداه السلطان؟"])
+def test_a_name_the_text_does_not_give_is_not_answered_by_other_names(assistant, question):
+    """The text tells of the campaign against the Abbasid Caliphate, never the caliph's name:
+    naming Genghis Khan or the Sultan would not answer."""
+    assert assistant.ask(question).answerable is False
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("ما اسم القائد الذي أرسله جنكيز خان لمطاردة السلطان؟", "جيبي"),  # "بقيادة جيبي": the role in other words
+    ("Which son did the Sultan make his successor?", "Jalal al-Din"),
+    ("Which city did the Mongols attack first?", "Otrar"),
+])
+def test_a_name_asked_for_is_quoted(assistant, question, expected):
+    answer = assistant.ask(question)
+    assert answer.answerable and expected in answer.text
+
+
+def test_what_did_they_carry_asks_for_no_name(assistant):
+    assert classify("What did the merchants carry?", assistant.glossary).role == frozenset()
+    assert classify("Which governor had the merchants killed?", assistant.glossary).role >= {"governor"}
