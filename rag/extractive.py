@@ -38,6 +38,7 @@ from .sources import GlossaryEntry
 from .textnorm import arabic_skeleton, detect_language, tokenize
 
 NAMED_KINDS = frozenset({"person", "people", "place", "dynasty", "river"})  # glossary kinds that own things
+ECHO = 1 / 3  # a clause with at least this share of the question's terms restates the question
 MEASURED_KINDS = frozenset({"number", "duration", "date", "place"})  # answered by a thing a clause holds
 PREFIX = 4  # a word sharing its first 4 letters with a word of the text is not unknown to it (دافعوا, دافعت)
 FEATURES = ("coverage", "dense", "fit", "rank", "length")
@@ -320,6 +321,10 @@ class ExtractiveEngine:
         if kind.fate_of is not None:  # a passage that names them ends with what became of them
             if last < len(p.segments) - 1 or kind.fate_of not in self._passage_names(p):
                 return False
+        if kind.kind == "manner":  # "how did he…?": the answer goes on past the clauses that restate the question
+            seg = p.segments[last]
+            views = [set(tokenize(text)) for text in (seg.text, seg.translation or "") if text]
+            return all(len(view & kind.terms) < ECHO * len(view) for view in views if view)
         if kind.after is not None:
             anchors = [i for i in range(first, last + 1) if kind.after in self._clause_terms(p, i)]
             if anchors:

@@ -95,6 +95,7 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(LEAD + r"when\b|\b(what year|which year|what date|in what year|what month)\b|(^|\s)(متي|امتي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
     ("reason", re.compile(LEAD + r"why\b|\b(for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|ليش|ليه|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
     ("place", re.compile(LEAD + r"(to |from )?where\b|\b(which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين|وين)(\s|$)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
+    ("manner", re.compile(LEAD + r"how (did|do|does|was|were|had|has|could|would)\b|(^|\s)(كيف|ازاي|شلون)(\s|$)")),
     ("people", re.compile(r"\b(which peoples?|what peoples?|which nations?|what nations?)\b|(^|\s)(اي|من اي) (شعب|شعبين|شعوب|قوم|اقوام)(\s|$)")),
     ("person", re.compile(LEAD + r"(who|whom|whose)\b|\b(which commander|which general|which son|which sons|by whom|which ruler)\b|^(من|مين) (?!اين|اي )|(^|\s)(بقياده من|من هو|من هم|من كان)(\s|$)")),
 ]
@@ -102,7 +103,7 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
 
 @dataclass(frozen=True)
 class QuestionKind:
-    kind: str | None  # duration | number | date | reason | place | people | person | None (anything)
+    kind: str | None  # duration | number | date | reason | place | manner | people | person | None (anything)
     words: frozenset[str]  # the question's own words, which an answer cannot count as new
     mentioned: frozenset[str]  # glossary ids the question itself names
     numbers: frozenset[str]  # numbers the question itself holds
@@ -112,12 +113,16 @@ class QuestionKind:
     # they say what kind of answer is wanted, not what it is about (the unit in "how many days" stays,
     # the "year" in "in which year" goes)
     role: frozenset[str] = frozenset()  # "which caliph": only a clause naming a caliph answers (search terms)
+    terms: frozenset[str] = frozenset()  # the question's search terms
 
 
 def classify(question: str, glossary: Glossary) -> QuestionKind:
     text = normalize(question)
-    kind, asking = next(((name, frozenset(tokenize(match.group(0))) - UNIT_TERMS) for name, pattern in KIND_PATTERNS
-                         if (match := pattern.search(text))), (None, frozenset()))
+    # the question word that comes first decides: "why did he take a large number of them?" asks why
+    found = [(match.start(), order, name, match) for order, (name, pattern) in enumerate(KIND_PATTERNS)
+             if (match := pattern.search(text))]
+    _, _, kind, match = min(found, default=(0, 0, None, None))
+    asking = frozenset(tokenize(match.group(0))) - UNIT_TERMS if match else frozenset()
     if kind == "date":  # "in which month and year": a date answers it, not a month or a year
         asking |= frozenset(tokenize(question)) & UNIT_TERMS
     role, role_terms = _role_named(text)
@@ -135,7 +140,8 @@ def classify(question: str, glossary: Glossary) -> QuestionKind:
         people = [m.entry.id for m in mentions if m.entry.kind == "person"]
         fate_of = next(iter(people or [m.entry.id for m in mentions]), None)
     return QuestionKind(kind, frozenset(text.split()), mentioned, frozenset(NUMBER.findall(text)), after,
-                        fate_of, asking, role=role_terms if role is not None and kind == role else frozenset())
+                        fate_of, asking, role=role_terms if role is not None and kind == role else frozenset(),
+                        terms=frozenset(tokenize(question)))
 
 
 def _role_named(text: str) -> tuple[str | None, frozenset[str]]:

@@ -118,6 +118,9 @@ def test_stream_yields_increments_then_the_answer(assistant):
     ("كم استمرت المعركة؟", "duration"),
     ("Which caliph did the Sultan oppose?", "person"),  # a name is asked for
     ("ما اسم الجزيرة التي مات فيها السلطان؟", "place"),
+    ("Why did Genghis Khan take a large number of captives with him?", "reason"),  # the first question word
+    ("How did Genghis Khan secure the trade routes?", "manner"),
+    ("كيف مات ينال خان؟", "manner"),
 ])
 def test_question_kinds(assistant, question, kind):
     assert classify(question, assistant.glossary).kind == kind
@@ -219,3 +222,9 @@ def test_a_name_asked_for_is_quoted(assistant, question, expected):
 def test_what_did_they_carry_asks_for_no_name(assistant):
     assert classify("What did the merchants carry?", assistant.glossary).role == frozenset()
     assert classify("Which governor had the merchants killed?", assistant.glossary).role >= {"governor"}
+
+
+def test_how_is_answered_past_the_clauses_that_restate_the_question(assistant):
+    """"he set about securing the trade routes" restates the question; how he did it comes next."""
+    answer = assistant.ask("How did Genghis Khan secure the trade routes after the treaty?")
+    assert answer.answerable and "subduing the tribes" in answer.text
