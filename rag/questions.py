@@ -79,7 +79,7 @@ AFTER = re.compile(r"\b(?<!chase )(?<!chased )(?<!run )(?<!ran )(?<!look )(?<!lo
 # "Who was Qaracha?", "من هو قراجة؟": the answer is what the text says next to the name
 IDENTITY = re.compile(r"^(?:who|what) (?:is|was|are|were) |^(?:من|ما) (?:هو|هي|هم|كان|كانت) ")
 # "what happened to him in the end?", "ما مصير ينال خان؟": the answer is the last the text tells of them
-FATE = re.compile(r"\b(in the end|at the end|at last|finally|eventually|fate|became of|become of)\b|(^|\s)(في النهايه|في الاخير|اخيرا|مصير|مصيره|نهايه|نهايته)(\s|$|؟)")
+FATE = re.compile(r"\b(in the end|at the end|at last|finally|eventually|fate|became of|become of)\b|(^|\s)(في النهايه|في الاخير|في الاخر|اخيرا|مصير|مصيره|نهايه|نهايته)(\s|$|؟)")
 YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
 NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 DATED_YEAR = re.compile(r"(?<!\d)\d+(?=\s?(?:ه|م|ah|ce)(?:\W|$))")  # 617ه/1220م, 617 AH/1220 CE: a date, not a count
@@ -94,7 +94,7 @@ KIND_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("number", re.compile(r"\b(how many|how much|how long|how large|number of|size of)\b|(^|\s)(كم عدد|كم|عدد|مقدار|تعداد|قديش|كام)(\s|$)")),
     ("date", re.compile(LEAD + r"when\b|\b(what year|which year|what date|in what year|what month)\b|(^|\s)(متي|امتي|تاريخ)(\s|$)|(اي|في اي) (عام|سنه|شهر|تاريخ)")),
     ("reason", re.compile(LEAD + r"why\b|\b(for what reason|what for|what was the purpose|what was the aim)\b|(^|\s)(لماذا|ليش|ليه|سبب|لاي سبب|ما الهدف|ما هدف)(\s|$)")),
-    ("place", re.compile(LEAD + r"(to |from )?where\b|\b(which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين|وين)(\s|$)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
+    ("place", re.compile(LEAD + r"(to |from )?where\b|\b(which city|what city|which fortress|what fortress|which river|which town|what place|which island|which region|to which)\b|(^|\s)(اين|الي اين|من اين|وين|فين)(\s|$|؟)|(اي|ما) (مدينه|قلعه|نهر|بلد|جزيره|منطقه|حصن)")),
     ("manner", re.compile(LEAD + r"how (did|do|does|was|were|had|has|could|would)\b|(^|\s)(كيف|ازاي|شلون)(\s|$)")),
     ("people", re.compile(r"\b(which peoples?|what peoples?|which nations?|what nations?)\b|(^|\s)(اي|من اي) (شعب|شعبين|شعوب|قوم|اقوام)(\s|$)")),
     ("person", re.compile(LEAD + r"(who|whom|whose)\b|\b(which commander|which general|which son|which sons|by whom|which ruler)\b|^(من|مين) (?!اين|اي )|(^|\s)(بقياده من|من هو|من هم|من كان)(\s|$)")),

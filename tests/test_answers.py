@@ -114,6 +114,7 @@ def test_stream_yields_increments_then_the_answer(assistant):
     ("And where did he go next?", "place"),
     ("مين قاد الجيش الثاني؟", "person"),  # everyday spoken Arabic
     ("وين مات السلطان؟", "place"),
+    ("السلطان مات فين؟", "place"),  # Egyptian
     ("كم استغرق حصار اوترار؟", "duration"),
     ("كم استمرت المعركة؟", "duration"),
     ("Which caliph did the Sultan oppose?", "person"),  # a name is asked for
