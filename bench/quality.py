@@ -24,7 +24,8 @@ from rag.models import ModelError
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 QA_SETS = {"dev": Settings().project_dir.parent / "shared" / "eval" / "dev_qa.jsonl", "team": HERE / "team_qa.jsonl",
-           "probe": HERE / "probe_qa.jsonl", "probe2": HERE / "probe2_qa.jsonl"}  # probes: held out, written
+           "probe": HERE / "probe_qa.jsonl", "probe2": HERE / "probe2_qa.jsonl",
+           "probe3": HERE / "probe3_qa.jsonl"}  # probes: held out, written
 # by someone who saw neither the engine nor the other sets
 CONFIGURATIONS = {
     "bm25 only": dict(dense_weight=0.0, lexical_weight=1.0),

@@ -12,7 +12,7 @@ from rag.questions import answers_kind, classify
 from .conftest import PROJECT
 
 QA_SETS = [p for p in (PROJECT.parent / "shared" / "eval" / "dev_qa.jsonl", PROJECT / "bench" / "team_qa.jsonl",
-                       PROJECT / "bench" / "probe_qa.jsonl", PROJECT / "bench" / "probe2_qa.jsonl") if p.exists()]
+                       *sorted((PROJECT / "bench").glob("probe*_qa.jsonl"))) if p.exists()]
 MARKER = re.compile(r"\[(\d+)\]")
 
 
