@@ -115,3 +115,14 @@ def test_query_tokenizer_is_written_for_unigram_tokenizers_only(tmp_path):
     (tmp_path / "tokenizer.json").write_text(json.dumps({"model": {"type": "WordPiece", "vocab": {}}}))
     assert not write_query_tokenizer(tmp_path)
     assert list(tmp_path.iterdir()) == [tmp_path / "tokenizer.json"]
+
+
+def test_a_folder_without_query_tokenizer_uses_the_whole_one(embedder, tmp_path):
+    """A model folder set up before the query tokenizer existed (or any local BERT folder)."""
+    for path in embedder.folder.rglob("*"):
+        if path.is_file() and not path.name.startswith("query_tokenizer"):
+            target = tmp_path / path.relative_to(embedder.folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(path)
+    encoder = BertEncoder.from_folder(tmp_path)
+    assert np.abs(encoder.encode(TEXTS) - embedder.query_encoder.encode(TEXTS)).max() < 1e-6
