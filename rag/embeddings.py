@@ -115,13 +115,18 @@ class Embedder:
         sentence-transformers into the index) to `tolerance`; otherwise fall back to sentence-transformers."""
         if self.query_encoder is None or not texts:
             return self.query_encoder is not None
-        ours = self.query_encoder.encode([self.prompts.get(self._passage_prompt, "") + text for text in texts])
+        ours = self.query_encoder.encode(self._prompted(texts, self._passage_prompt))
         if ours.shape == vectors.shape and float(np.abs(ours - vectors).max()) <= tolerance:
             return True
         print(f"the fast query encoder disagrees with {self.name}'s index vectors; "
               "using sentence-transformers for queries", file=sys.stderr)
         self.query_encoder = None
         return False
+
+    def _prompted(self, texts: list[str], prompt_name: str | None) -> list[str]:
+        """The texts with the prompt prepended, as sentence-transformers does for `prompt_name`."""
+        prompt = self.prompts.get(prompt_name, "") if prompt_name else ""
+        return [prompt + text for text in texts]
 
     def _encode(self, texts: list[str], prompt_name: str | None, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
@@ -133,7 +138,7 @@ class Embedder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         if self.query_encoder is not None and texts:
-            return self.query_encoder.encode([self.prompts.get(self._query_prompt, "") + text for text in texts])
+            return self.query_encoder.encode(self._prompted(texts, self._query_prompt))
         return self._encode(texts, self._query_prompt, 32, False)
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False,

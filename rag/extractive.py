@@ -107,6 +107,7 @@ class ExtractiveEngine:
         self._idf, self._name_idf, self._unseen_idf = self._inverse_document_frequencies(index, self._entities)
         self._prefixes = {t[:PREFIX] for t in self._idf if len(t) >= PREFIX}
         self._skeletons = {arabic_skeleton(t) for t in self._idf} - {None}
+        self._views: dict[tuple[int, int], tuple[frozenset[str], ...]] = {}
         self._terms: dict[tuple[int, int], frozenset[str]] = {}
         self._kinds = {e.id: e.kind for e in glossary.entries}
         self._modifiers = self._word_modifiers(index, glossary)
@@ -153,11 +154,18 @@ class ExtractiveEngine:
                 out.add(word)
         return out
 
+    def _view_terms(self, passage: Passage, position: int) -> tuple[frozenset[str], ...]:
+        """The search terms of each view of a clause (the original, and the translation if any)."""
+        key = (passage.id, position)
+        if key not in self._views:
+            seg = passage.segments[position]
+            self._views[key] = tuple(frozenset(tokenize(text)) for text in (seg.text, seg.translation) if text)
+        return self._views[key]
+
     def _clause_terms(self, passage: Passage, position: int) -> frozenset[str]:
         key = (passage.id, position)
         if key not in self._terms:
-            seg = passage.segments[position]
-            self._terms[key] = frozenset(tokenize(seg.text)) | frozenset(tokenize(seg.translation or ""))
+            self._terms[key] = frozenset().union(*self._view_terms(passage, position))
         return self._terms[key]
 
     def _clause_entities(self, passage: Passage, position: int) -> dict[str, str]:
@@ -322,9 +330,7 @@ class ExtractiveEngine:
             if last < len(p.segments) - 1 or kind.fate_of not in self._passage_names(p):
                 return False
         if kind.kind == "manner":  # "how did he…?": the answer goes on past the clauses that restate the question
-            seg = p.segments[last]
-            views = [set(tokenize(text)) for text in (seg.text, seg.translation or "") if text]
-            return all(len(view & kind.terms) < ECHO * len(view) for view in views if view)
+            return all(len(view & kind.terms) < ECHO * len(view) for view in self._view_terms(p, last) if view)
         if kind.after is not None:
             anchors = [i for i in range(first, last + 1) if kind.after in self._clause_terms(p, i)]
             if anchors:
