@@ -18,14 +18,14 @@ from pathlib import Path
 
 import httpx
 
-from rag import Assistant, Settings
+from rag import Assistant
 from rag.evaluation import read_qa
 from ui.app import free_port, wait_until_ready
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PROJECT = HERE.parent
-QA = [Settings().project_dir.parent / "shared" / "eval" / "dev_qa.jsonl", HERE / "team_qa.jsonl"]
+QA = [HERE / "dev_qa.jsonl", HERE / "team_qa.jsonl"]
 # import, first load (pays for importing torch and reading the model and index), and a second
 # load in the same process (what loading the assistant itself costs once the libraries are in)
 LOAD = ("import time; t0 = time.perf_counter(); from rag import Assistant; t1 = time.perf_counter(); "

@@ -21,11 +21,10 @@ import scale  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--gemma", action="store_true", help="also EmbeddingGemma-300m (opt-in model)")
     args = parser.parse_args()
     quality.RESULTS.mkdir(exist_ok=True)
 
-    rows = quality.run(args.gemma)
+    rows = quality.run()
     (quality.RESULTS / "quality.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
     print("## Quality\n\n" + quality.table(rows) + "\n", flush=True)
 

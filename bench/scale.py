@@ -75,8 +75,7 @@ def derived(real: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
 
 
 def queries(embedder: Embedder) -> np.ndarray:
-    questions = [q.question for path in (Settings().project_dir.parent / "shared" / "eval" / "dev_qa.jsonl",
-                                         HERE / "team_qa.jsonl") if path.exists() for q in read_qa(path)]
+    questions = [q.question for path in (HERE / "dev_qa.jsonl", HERE / "team_qa.jsonl") for q in read_qa(path)]
     real = embedder.encode_queries(questions)
     rng = np.random.default_rng(2)
     copies = real[rng.integers(len(real), size=200 - len(real))]

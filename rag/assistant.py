@@ -7,17 +7,18 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .answer import Answer, Citation
-from .conversation import contextual_query
 from .embeddings import Embedder
 from .engine import Draft, Engine, EngineInput, verify_claim
 from .extractive import ExtractiveEngine
 from .glossary import Glossary
-from .index import Index, IndexLoadError
+from .index import READER_FILE, Index, IndexLoadError, StaleIndexError
+from .learned import ReaderModels
 from .messages import message
+from .query import QueryAnalyzer
 from .retrieval import Hit, Retriever
 from .settings import Settings
 from .sources import SourceText, load_sources
-from .textnorm import detect_language
+from .textnorm import detect_language, tokenize
 
 LANGUAGES = ("ar", "en")
 SENTENCE_END = " \t\n،,؛;:."  # a quoted clause's own closing punctuation gives way to the marker
@@ -43,23 +44,34 @@ class Request:
 
 
 class Assistant:
-    def __init__(self, settings: Settings, sources: list[SourceText], index: Index, embedder: Embedder):
+    def __init__(self, settings: Settings, sources: list[SourceText], index: Index, embedder: Embedder,
+                 reader: ReaderModels | None):
         self.settings = settings
         self.sources = sources
         self.index = index
         self.embedder = embedder
-        self.glossary = Glossary([e for s in sources for e in s.glossary])
+        self.glossary = Glossary([e for s in sources for e in s.glossary], known_words=_words_of(index))
+        self.analyzer = QueryAnalyzer(self.glossary, embedder, reader.kinds if reader else None,
+                                      reader.head if reader else None, reader.follow_up if reader else None)
         self.retriever = Retriever(index, embedder, self.glossary, settings)
-        self.extractive = ExtractiveEngine(index, self.glossary)
+        self.extractive = ExtractiveEngine(index, self.glossary, reader, settings.reader_passages)
         self.engine: Engine = self.extractive if settings.engine == "extractive" else _generative(settings)
 
+    def use_reader(self, reader: ReaderModels) -> None:
+        """Answer with other trained models (cross-validation trains one per fold)."""
+        self.analyzer.kinds = reader.kinds
+        self.analyzer.head = reader.head
+        self.analyzer.follow_up = reader.follow_up
+        self.extractive.models = reader
+
     @classmethod
-    def load(cls, settings: Settings | None = None, *, rebuild: bool = True,
+    def load(cls, settings: Settings | None = None, *, rebuild: bool = True, require_reader: bool = True,
              progress: Callable[[str], None] | None = None) -> "Assistant":
-        """Load the sources, the embedding model and the index.
+        """Load the sources, the embedding model, the index and the trained reader.
 
         A stale or damaged index is rebuilt (and saved when the folder is writable) if `rebuild`,
         otherwise the error says what is wrong. No network is used: the model must be set up.
+        Without a trained reader (`rag train`) only `require_reader=False` loads (to train one).
         """
         settings = settings or Settings.from_env()
         sources = load_sources(settings.sources_dir, settings.project_dir)
@@ -77,7 +89,21 @@ class Assistant:
             except OSError as save_error:
                 say(f"could not save the rebuilt index ({save_error}); using it from memory")
         embedder.check_query_encoder(*index.clause_samples())
-        return cls(settings, sources, index, embedder)
+        reader_path = settings.index_dir / READER_FILE
+        if reader_path.exists():
+            try:
+                reader = ReaderModels.load(reader_path)
+            except Exception as exc:  # any damage to the file (safetensors raises its own errors)
+                if require_reader:
+                    raise StaleIndexError(f"the reader in {settings.index_dir} is unreadable ({exc!r}): run `rag train`") from None
+                return cls(settings, sources, index, embedder, None)
+            if ExtractiveEngine.reads_with(reader):
+                return cls(settings, sources, index, embedder, reader)
+            if require_reader:
+                raise StaleIndexError(f"the reader in {settings.index_dir} was trained on other features: run `rag train`")
+        if require_reader:
+            raise StaleIndexError(f"no trained reader in {settings.index_dir}: run `rag train`")
+        return cls(settings, sources, index, embedder, None)
 
     # ------------------------------------------------------------------ input
     def validate(self, question: object, history: object = None, language: object = None) -> Request:
@@ -100,16 +126,17 @@ class Assistant:
     # ------------------------------------------------------------------ answers
     def search(self, question: str, language: str | None = None, k: int | None = None) -> list[Hit]:
         request = self.validate(question, None, language)
-        return self.retriever.search(request.question, request.question_language, k)
+        query = self.analyzer.analyze(request.question, split=False)[0]
+        return self.retriever.search(query, k)
 
     def retrieve(self, question: str, history: list[dict] | None = None,
                  language: str | None = None) -> EngineInput:
-        """Validate, resolve a follow-up against the history, and retrieve: what an engine answers from."""
+        """Validate, analyse (its parts, and names a follow-up leans on) and retrieve for each part:
+        what an engine answers from. The parts' passages are merged, best ranks first."""
         request = self.validate(question, history, language)
-        query = contextual_query(request.question, request.history, self.glossary, request.question_language)
-        vector = self.retriever.embed(query)
-        hits = self.retriever.search(query, request.question_language, query_vector=vector)
-        return EngineInput(request.question, query, request.language, hits, vector.vector)
+        queries = self.analyzer.analyze(request.question, request.history)
+        part_hits = [self.retriever.search(query) for query in queries]
+        return EngineInput(request.question, request.language, queries, part_hits, _merge(part_hits))
 
     def ask(self, question: str, history: list[dict] | None = None, language: str | None = None) -> Answer:
         """Answer a question from the sources, in its language, citing the passages quoted."""
@@ -143,8 +170,10 @@ class Assistant:
         yield answer
 
     def _compose(self, draft: Draft, request: EngineInput) -> Answer:
-        """Number the cited passages in order of first use and end each sentence with its marker."""
-        passages = [Citation.from_hit(rank, hit) for rank, hit in enumerate(request.hits, 1)]
+        """Number the cited passages in order of first use and end each quoted sentence with its
+        marker; the engine's own words (a verdict, a note) stand before or after the quotes."""
+        order = draft.ranking or list(range(len(request.hits)))
+        passages = [Citation.from_hit(rank, request.hits[i]) for rank, i in enumerate(order, 1)]
         if not draft.answerable or not draft.claims:
             return Answer(message("not_in_text", request.language), request.language, False, [], passages,
                           request.query)
@@ -155,11 +184,30 @@ class Assistant:
             n = numbers.setdefault(claim.hit, len(numbers) + 1)
             highlights.setdefault(claim.hit, []).extend([list(span) for span in claim.highlights])
             sentence = claim.text.strip().rstrip(SENTENCE_END)
-            if request.language == "en":
+            if request.language == "en" and not claim.prefix:
                 sentence = sentence[:1].upper() + sentence[1:]
-            sentences.append(f"{sentence} [{n}].")
+            sentences.append(f"{claim.prefix + ' ' if claim.prefix else ''}{sentence} [{n}].")
         citations = [Citation.from_hit(n, request.hits[hit], highlights[hit]) for hit, n in numbers.items()]
-        return Answer(" ".join(sentences), request.language, True, citations, passages, request.query)
+        text = " ".join(sentences + draft.notes)
+        return Answer(text, request.language, True, citations, passages, request.query)
+
+
+def _merge(part_hits: list[list[Hit]]) -> list[Hit]:
+    """The passages of every part, in turn by rank (a passage once, at its best rank)."""
+    if len(part_hits) == 1:
+        return part_hits[0]
+    merged, seen = [], set()
+    for rank in range(max(map(len, part_hits))):
+        for hits in part_hits:
+            if rank < len(hits) and hits[rank].passage.id not in seen:
+                seen.add(hits[rank].passage.id)
+                merged.append(hits[rank])
+    return merged
+
+
+def _words_of(index: Index) -> frozenset[str]:
+    """Every search token of the indexed texts, in both views: words that are never a misspelt name."""
+    return frozenset(t for p in index.passages for view in (p.text, p.translation) if view for t in tokenize(view))
 
 
 def _generative(settings: Settings) -> Engine:

@@ -152,13 +152,46 @@ class BertEncoder:
         return ids, np.array([e.attention_mask for e in encodings])
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of texts (mean-pooled last layer)."""
+        states, mask = self.hidden(texts)
+        return self.pool(self.layers(states, mask, range(self._layers)), mask)
+
+    def encode_with_head(self, texts: list[str], head: "QueryHead") -> tuple[np.ndarray, np.ndarray]:
+        """The model's own vectors and those of its top layers replaced by a trained query head
+        (rag/learned.py), sharing the layers below it."""
+        states, mask = self.hidden(texts)
+        below = self.layers(states, mask, range(head.start))
+        own = self.pool(self.layers(below, mask, range(head.start, self._layers)), mask)
+        tuned = self.pool(self.layers(below, mask, range(head.start, self._layers), head.torch_weights()), mask)
+        return own, tuned
+
+    def hidden(self, texts: list[str]):
+        """Embedded tokens (before the first layer) and the attention mask, as torch tensors."""
         torch = self._torch
         F = torch.nn.functional
         w = self._weights
         token_ids, attention = self.token_ids(texts)
         ids = torch.from_numpy(token_ids)
-        mask = torch.from_numpy(attention).to(torch.float32)
-        batch, length = ids.shape
+        with torch.inference_mode():
+            x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:ids.shape[1]]
+                 + w["embeddings.token_type_embeddings.weight"][0])
+            x = F.layer_norm(x, (self.dim,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self._eps)
+        return x, torch.from_numpy(attention).to(torch.float32)
+
+    def layers(self, x, mask, which, weights: dict | None = None):
+        """Run transformer layers `which` over states x; `weights` overrides some of the model's."""
+        torch = self._torch
+        with torch.inference_mode():
+            for i in which:
+                x = self.layer(x, mask, i, weights)
+        return x
+
+    def layer(self, x, mask, i: int, weights: dict | None = None):
+        """One BERT layer (differentiable when its weights require grad: rag train tunes the top ones)."""
+        torch = self._torch
+        F = torch.nn.functional
+        w = self._weights if weights is None else {**self._weights, **weights}
+        batch, length, _ = x.shape
         heads, width = self._heads, self.dim // self._heads
 
         def linear(x, name):
@@ -170,22 +203,27 @@ class BertEncoder:
         def split_heads(x):
             return x.view(batch, length, heads, width).transpose(1, 2)
 
-        with torch.inference_mode():
-            x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
-                 + w["embeddings.token_type_embeddings.weight"][0])
-            x = layer_norm(x, "embeddings.LayerNorm")
-            blocked = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
-            for i in range(self._layers):
-                p = f"encoder.layer.{i}."
-                q, k, v = (split_heads(linear(x, p + "attention.self." + s)) for s in ("query", "key", "value"))
-                attended = F.scaled_dot_product_attention(q, k, v, attn_mask=blocked)
-                attended = attended.transpose(1, 2).reshape(batch, length, self.dim)
-                x = layer_norm(linear(attended, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
-                x = layer_norm(linear(F.gelu(linear(x, p + "intermediate.dense")), p + "output.dense") + x,
-                               p + "output.LayerNorm")
-            counts = mask.sum(1, keepdim=True).clamp(min=1e-9)
-            pooled = (x * mask[:, :, None]).sum(1) / counts
-            return F.normalize(pooled, dim=-1).numpy()
+        blocked = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
+        p = f"encoder.layer.{i}."
+        q, k, v = (split_heads(linear(x, p + "attention.self." + s)) for s in ("query", "key", "value"))
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=blocked)
+        attended = attended.transpose(1, 2).reshape(batch, length, self.dim)
+        x = layer_norm(linear(attended, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
+        return layer_norm(linear(F.gelu(linear(x, p + "intermediate.dense")), p + "output.dense") + x,
+                          p + "output.LayerNorm")
+
+    def pool(self, x, mask) -> np.ndarray:
+        F = self._torch.nn.functional
+        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)
+        return F.normalize(pooled, dim=-1).detach().numpy()
+
+    def layer_names(self, i: int) -> list[str]:
+        """The weight names of layer i."""
+        return [n for n in self._weights if n.startswith(f"encoder.layer.{i}.")]
+
+    @property
+    def depth(self) -> int:
+        return self._layers
 
 
 def _weight_names(layers: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""The `rag` command: setup, build, ask, eval (and serve, for the app).
+"""The `rag` command: setup, build, train, ask, eval (and serve, for the app).
 
 Exit codes: 0 success, 1 the work failed (missing model, broken index, ...), 2 bad input.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .settings import Settings
 
-DEFAULT_QA = Settings().project_dir.parent / "shared" / "eval" / "dev_qa.jsonl"
+DEFAULT_QA = Settings().project_dir / "bench" / "dev_qa.jsonl"  # a copy of ../shared/eval/dev_qa.jsonl
 
 
 def _say(text: str) -> None:
@@ -67,24 +67,48 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _build(settings: Settings, force: bool) -> int:
+    """Build the index if it is missing or stale, then train the reader if it is missing or was
+    trained with another embedding model (its features are that model's cosines)."""
     from .embeddings import Embedder
     from .index import Index, IndexLoadError
     from .sources import load_sources
 
     sources = load_sources(settings.sources_dir, settings.project_dir)
     embedder = Embedder.from_settings(settings, progress=True)
+    index = None
     if not force:
         try:
-            Index.load(settings.index_dir, sources, settings, embedder.checksum)
+            index = Index.load(settings.index_dir, sources, settings, embedder.checksum)
             _say(f"index in {settings.index_dir} is up to date")
-            return 0
         except IndexLoadError as exc:
             _say(str(exc))
-    index = Index.build(sources, embedder, settings, progress=_say, show_bar=True)
-    index.save(settings.index_dir)
-    m = index.manifest
-    _say(f"built {m['passages']} passages ({m['rows']} vectors, {m['index_type']}) from {len(sources)} "
-         f"source(s) in {m['build_seconds']} s -> {settings.index_dir}")
+    if index is None:
+        index = Index.build(sources, embedder, settings, progress=_say, show_bar=True)
+        index.save(settings.index_dir)
+        m = index.manifest
+        _say(f"built {m['passages']} passages ({m['rows']} vectors, {m['index_type']}) from {len(sources)} "
+             f"source(s) in {m['build_seconds']} s -> {settings.index_dir}")
+    reader = index.manifest.get("reader") or {}
+    if reader.get("model_checksum") != embedder.checksum:
+        _say("the reader is missing or was trained with another embedding model: training it")
+        return _train(settings, seed=None)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    return _train(settings, args.seed)
+
+
+def _train(settings: Settings, seed: int | None) -> int:
+    from .assistant import Assistant
+    from .training import SEED, train
+
+    assistant = Assistant.load(settings, require_reader=False)
+    trained = train(assistant, progress=_say, seed=SEED if seed is None else seed)
+    r = trained.report
+    _say(f"trained the reader on {r['questions']} questions ({r['examples']} parts) in {r['seconds']} s: "
+         f"kind accuracy (out of fold) {r['kind_accuracy_oof']}, refusal {r['oof_refusal']} at false refusal "
+         f"{r['oof_false_refusal']} (out of fold) -> {settings.index_dir}")
     return 0
 
 
@@ -161,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
     p.set_defaults(func=cmd_build)
 
+    p = sub.add_parser("train", help="train the reader from the question banks (source_texts/*.questions.jsonl)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the fixed one)")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
@@ -179,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from .assistant import QuestionError
+    from .bank import BankError
     from .evaluation import QASetError
     from .index import IndexLoadError
     from .models import ModelError
@@ -191,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     except (QuestionError, InputError, QASetError) as exc:
         _say(f"rag: {exc}")
         return 2
-    except (ModelError, IndexLoadError, SourceError, ValueError) as exc:
+    except (ModelError, IndexLoadError, SourceError, BankError, ValueError) as exc:
         _say(f"rag: {exc}")
         return 1
     except KeyboardInterrupt:

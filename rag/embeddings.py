@@ -141,6 +141,14 @@ class Embedder:
             return self.query_encoder.encode(self._prompted(texts, self._query_prompt))
         return self._encode(texts, self._query_prompt, 32, False)
 
+    def encode_queries_tuned(self, texts: list[str], head) -> tuple[np.ndarray, np.ndarray]:
+        """The model's query vectors, and those of a trained query head (rag/learned.py) over the
+        same lower layers; without a head (or a layout the head cannot run on) both are the same."""
+        if head is None or self.query_encoder is None or not texts:
+            vectors = self.encode_queries(texts)
+            return vectors, vectors
+        return self.query_encoder.encode_with_head(self._prompted(texts, self._query_prompt), head)
+
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False,
                         cache_dir: Path | None = None, chunk_size: int = 1024) -> np.ndarray:
         """Passage vectors. With `cache_dir`, texts are embedded `chunk_size` at a time and each chunk

@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
-import numpy as np
-
+from .query import Query
 from .retrieval import Hit
 from .textnorm import tokenize
 
@@ -23,25 +22,31 @@ EDGE_PUNCTUATION = " \t\n،,؛;.:!?؟\"'«»()[]"
 @dataclass(frozen=True)
 class EngineInput:
     question: str  # as asked
-    query: str  # what was searched (a follow-up carries names from earlier turns)
     language: str  # answer language
-    hits: list[Hit]
-    query_vector: np.ndarray
+    queries: list[Query]  # one per part of the question
+    part_hits: list[list[Hit]]  # what was retrieved for each part
+    hits: list[Hit]  # all of them merged, best first: what claims cite and the answer lists
+
+    @property
+    def query(self) -> str:
+        """What was searched (a follow-up carries names from earlier turns)."""
+        return " | ".join(q.text for q in self.queries)
 
 
 @dataclass(frozen=True)
 class Claim:
-    text: str  # one sentence of the answer, without its marker
+    text: str  # one quoted sentence of the answer, without its marker
     hit: int  # index into EngineInput.hits of the passage it quotes
     highlights: tuple[tuple[int, int], ...] = ()  # quoted spans of the original file
+    prefix: str = ""  # the engine's own words before the quote: a verdict ("No:"), a note
 
 
 @dataclass(frozen=True)
 class Draft:
     claims: list[Claim]
     answerable: bool
-    topic: str = ""  # for a refusal: what the text does not say
-    diagnostics: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # the engine's own sentences after the claims
+    ranking: list[int] = field(default_factory=list)  # hits in the engine's order, best first (empty: as retrieved)
 
 
 class Engine(Protocol):

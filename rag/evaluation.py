@@ -3,7 +3,9 @@
 Scored the way the project is judged (../shared/eval/score.py): a passage hits a gold paragraph
 when at least half of it lies inside that paragraph; an answer is correct when it holds the
 expected keywords (after the same normalisation), is in the question's language and is not a
-refusal; numbers match only as whole numbers.
+refusal; numbers match only as whole numbers. A question bank (`source_texts/*.questions.jsonl`)
+reads the same way (its `paragraphs` are the gold ones); a yes/no question with a verdict is
+answered correctly only when the answer also opens with that verdict (Yes / No, نعم / لا).
 """
 
 from __future__ import annotations
@@ -35,6 +37,19 @@ class Question:
     any: list[str] | None
     must: list[list[str]] | None
     history: list[dict] | None
+    verdict: str | None = None  # "yes" | "no": the answer must open with it
+    source: str | None = None  # the text's stem when several texts are indexed: gold paragraphs are its own
+
+
+def question_from_row(row: dict, number: int = 0) -> Question:
+    """A question of a QA set (the development set's shape, or a bank's: gold = its paragraphs)."""
+    answerable = bool(row.get("answerable", True))
+    gold = row.get("gold", row.get("paragraphs", []) if answerable else [])
+    return Question(id=str(row.get("id", number)), lang=row["lang"], question=row["question"],
+                    gold=[int(g) for g in gold], answerable=answerable, any=row.get("any"), must=row.get("must"),
+                    history=row.get("history"),
+                    verdict=row.get("verdict") if row.get("verdict") in ("yes", "no") else None,
+                    source=row.get("source"))
 
 
 def read_qa(path: Path) -> list[Question]:
@@ -47,11 +62,7 @@ def read_qa(path: Path) -> list[Question]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            questions.append(Question(
-                id=str(row.get("id", number)), lang=row["lang"], question=row["question"],
-                gold=[int(g) for g in row.get("gold", [])], answerable=bool(row.get("answerable", True)),
-                any=row.get("any"), must=row.get("must"), history=row.get("history")))
+            questions.append(question_from_row(json.loads(line), number))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise QASetError(f"{path}:{number}: malformed question ({exc})") from None
     if not questions:
@@ -77,6 +88,13 @@ def has_keywords(q: Question, text: str) -> bool:
             and all(contains_keyword(normalized, group) for group in q.must or []))
 
 
+def opens_with_verdict(text: str, verdict: str, language: str) -> bool:
+    """Whether an answer opens with a yes/no verdict in its language."""
+    from .messages import message
+
+    return normalize(text).startswith(normalize(message(f"verdict_{verdict}", language)))
+
+
 def in_language(text: str, language: str) -> bool:
     """At least 60% of the letters (markers aside) are in the question's script."""
     arabic, latin = script_counts(text)
@@ -95,6 +113,8 @@ def hits_paragraph(citation: dict, span: tuple[int, int]) -> bool:
 def score_question(q: Question, answer: dict, spans: dict[str, list[tuple[int, int]]], seconds: float,
                    k: int = 5) -> dict:
     def is_gold(c: dict) -> bool:
+        if q.source and Path(c["source"]).name.split(".")[0] != q.source:
+            return False
         paragraphs = spans.get(c["source"], [])
         return any(0 < g <= len(paragraphs) and hits_paragraph(c, paragraphs[g - 1]) for g in q.gold)
 
@@ -106,7 +126,8 @@ def score_question(q: Question, answer: dict, spans: dict[str, list[tuple[int, i
     ranks = [i for i, c in enumerate(answer["passages"][:10], 1) if is_gold(c)]
     row["recall"] = bool(ranks and ranks[0] <= k)
     row["rr"] = 1.0 / ranks[0] if ranks else 0.0
-    row["correct"] = has_keywords(q, text) and not row["refused"] and row["lang_ok"]
+    row["correct"] = has_keywords(q, text) and not row["refused"] and row["lang_ok"] \
+        and (q.verdict is None or opens_with_verdict(text, q.verdict, q.lang))
     markers = {int(m) for m in MARKER.findall(text)}
     used = [c for c in answer["citations"] if c["n"] in markers]
     row["cite_ok"] = any(is_gold(c) for c in used)

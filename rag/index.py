@@ -9,7 +9,9 @@ Everything needed to answer is persisted in one folder (`index/` for the shipped
     dense_rows.npy    row -> (passage id, view language)
     clauses.npy       embeddings of every clause (segment) in both views, for answer selection
     clause_rows.npy   row -> (passage id, clause position in the passage, view language)
-    bm25_<lang>/      a bm25s index over the normalised, light-stemmed view in that language
+    bm25_<lang>/      a bm25s index over the normalised, light-stemmed view in that language, of
+                      the passages that have one (`bm25_<lang>.rows.npy`: document -> passage id)
+    reader.safetensors  the learned reader (`rag train`), kept across rebuilds of the rest
 
 Loading compares the manifest with the current sources, model and settings (stale index) and
 every file with its checksum (corrupt index), so a mismatch is reported, never silently used.
@@ -36,7 +38,8 @@ from .sources import SourceText, sha256_bytes
 from .settings import Settings
 from .textnorm import ANALYSIS_VERSION, tokenize
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READER_FILE = "reader.safetensors"
 LANGUAGE_CODES = ("ar", "en")  # view languages as stored in dense_rows.npy (index into this tuple)
 
 
@@ -97,6 +100,7 @@ class Index:
     dense: faiss.Index
     rows: np.ndarray  # (n_rows, 2) int32: passage id, view language code
     bm25: dict[str, bm25s.BM25]
+    bm25_rows: dict[str, np.ndarray]  # per language: BM25 document -> passage id
     clause_vectors: np.ndarray  # (n_clause_views, dim) float32
     clause_rows: np.ndarray  # (n_clause_views, 3) int32: passage id, clause position, view language
     manifest: dict
@@ -157,17 +161,18 @@ class Index:
         index_type = choose_index_type(len(vectors), settings.index_type)
         dense = make_faiss_index(vectors, index_type)
         rows = np.array([[pid, LANGUAGE_CODES.index(lang)] for pid, lang, _ in views], dtype=np.int32)
-        bm25 = {}
+        bm25, bm25_rows = {}, {}
         glossary = Glossary([e for s in sources for e in s.glossary])
         for lang in LANGUAGE_CODES:
-            texts = [p.view(lang) for p in passages]
-            if not passages or any(t is None for t in texts):
-                continue  # a language's BM25 covers every passage or none
-            docs = [tokenize(text) + _context_terms(passages, i, lang, glossary, settings.context_passages)
-                    for i, text in enumerate(texts)]
+            having = [i for i, p in enumerate(passages) if p.view(lang)]
+            if not having:
+                continue
+            docs = [tokenize(passages[i].view(lang)) + _context_terms(passages, i, lang, glossary, settings.context_passages)
+                    for i in having]
             model = bm25s.BM25()
             model.index(docs, show_progress=False)
             bm25[lang] = model
+            bm25_rows[lang] = np.array(having, dtype=np.int32)
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": embedder.name,
@@ -183,7 +188,7 @@ class Index:
             "bm25": sorted(bm25),
             "build_seconds": round(time.perf_counter() - started, 2),
         }
-        return cls(passages, dense, rows, bm25, clause_vectors, clause_rows, manifest)
+        return cls(passages, dense, rows, bm25, bm25_rows, clause_vectors, clause_rows, manifest)
 
     # ---------------------------------------------------------------- persist
     def save(self, folder: Path) -> None:
@@ -201,7 +206,12 @@ class Index:
             np.save(tmp / "clause_rows.npy", self.clause_rows)
             for lang, model in self.bm25.items():
                 model.save(str(tmp / f"bm25_{lang}"))
-            manifest = dict(self.manifest, files=_file_checksums(tmp))
+                np.save(tmp / f"bm25_{lang}.rows.npy", self.bm25_rows[lang])
+            manifest = dict(self.manifest)
+            if (folder / READER_FILE).exists():  # the learned reader outlives a rebuild (`rag train` renews it)
+                shutil.copy2(folder / READER_FILE, tmp / READER_FILE)
+                manifest.setdefault("reader", _read_manifest(folder).get("reader", {}))
+            manifest["files"] = _file_checksums(tmp)
             (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n",
                                               encoding="utf-8")
             old = folder.parent / f".{folder.name}-old"
@@ -231,6 +241,8 @@ class Index:
             raise StaleIndexError(f"the index in {folder} is stale ({problem}): run `rag build`")
         expected = manifest.get("files") or {}
         actual = _file_checksums(folder)
+        if READER_FILE not in actual:  # a deleted reader is an untrained one (`rag train`), not damage
+            expected = {name: digest for name, digest in expected.items() if name != READER_FILE}
         broken = sorted(name for name in set(expected) | set(actual) if expected.get(name) != actual.get(name))
         if broken or not expected:
             raise CorruptIndexError(f"the index in {folder} is damaged ({', '.join(broken[:3]) or 'no checksums'}):"
@@ -244,12 +256,13 @@ class Index:
             clause_vectors = np.load(folder / "clauses.npy")
             clause_rows = np.load(folder / "clause_rows.npy")
             bm25 = {lang: bm25s.BM25.load(str(folder / f"bm25_{lang}")) for lang in manifest["bm25"]}
+            bm25_rows = {lang: np.load(folder / f"bm25_{lang}.rows.npy") for lang in manifest["bm25"]}
         except Exception as exc:  # any parse failure of a checksummed file means a broken build
             raise CorruptIndexError(f"the index in {folder} cannot be read ({exc}): run `rag build`") from None
         if dense.ntotal != len(rows) or dense.d != manifest["dimensions"] or len(clause_vectors) != len(clause_rows):
             raise CorruptIndexError(f"the index in {folder} is inconsistent: run `rag build`")
         _tune_search(dense)
-        return cls(passages, dense, rows, bm25, clause_vectors, clause_rows, manifest)
+        return cls(passages, dense, rows, bm25, bm25_rows, clause_vectors, clause_rows, manifest)
 
 
 def stale_reason(manifest: dict, sources: list[SourceText], settings: Settings,
@@ -284,6 +297,30 @@ def _context_terms(passages: list[Passage], i: int, language: str, glossary: Glo
             if mention.entry.kind in ("place", "river") and mention.entry.names(language):
                 terms.extend(tokenize(mention.entry.names(language)[0]))
     return terms
+
+
+def _read_manifest(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def save_reader(folder: Path, models, provenance: dict) -> str:
+    """Put a trained reader into an index folder and record its checksum and provenance in the
+    manifest (the manifest's file checksums then cover it, like every other index file)."""
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
+    if not manifest:
+        raise StaleIndexError(f"no index in {folder}: run `rag build` first")
+    partial = folder / (READER_FILE + ".partial")
+    models.save(partial)
+    digest = sha256_bytes(partial.read_bytes())
+    partial.replace(folder / READER_FILE)
+    manifest["reader"] = {"sha256": digest, **provenance}
+    manifest["files"] = _file_checksums(folder)
+    (folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return digest
 
 
 def _tune_search(index: faiss.Index) -> None:

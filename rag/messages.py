@@ -35,6 +35,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The text does not say this. The closest passages are listed as related.",
         "ar": "لا يذكر النص ذلك. أقرب المقاطع مدرجة بوصفها مقاطع ذات صلة.",
     },
+    "part_not_in_text": {
+        "en": "The text does not say: {part}.",
+        "ar": "لا يذكر النص: {part}.",
+    },
+    "verdict_yes": {"en": "Yes:", "ar": "نعم:"},
+    "verdict_no": {"en": "No:", "ar": "لا:"},
+    "untranslated": {
+        "en": "(The text has no English translation; the passage in Arabic:)",
+        "ar": "(النص بغير العربية، وهذا المقطع بلغته الأصلية:)",
+    },
 }
 
 

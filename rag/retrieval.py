@@ -3,7 +3,7 @@
 - dense: the query embedding against both language views of every passage (the best view counts);
 - lexical: BM25 over the view in the query's language, the query expanded with the glossary's
   spelling variants of the names it mentions (Utrar -> Otrar, أترار -> اوترار).
-Fusion is a convex combination of the per-query min-max normalised scores (default) or
+Fusion is a weighted mean of the per-query min-max normalised scores (default) or
 reciprocal rank fusion; `rag eval` and bench/quality.py measure both (see README). Lexical search
 in the other language through glossary names was measured too and only added noise.
 """
@@ -18,6 +18,7 @@ from .embeddings import Embedder
 from .glossary import Glossary
 from .index import Index
 from .passages import Passage
+from .query import Query
 from .settings import Settings
 from .textnorm import tokenize
 
@@ -30,14 +31,6 @@ class Hit:
     ranks: dict[str, int] = field(default_factory=dict)  # rank in each fused ranking (1-based)
 
 
-@dataclass(frozen=True)
-class QueryVector:
-    """An embedded query, kept so later steps (answer selection) can reuse it."""
-
-    text: str
-    vector: np.ndarray
-
-
 class Retriever:
     def __init__(self, index: Index, embedder: Embedder, glossary: Glossary, settings: Settings):
         self.index = index
@@ -45,24 +38,29 @@ class Retriever:
         self.glossary = glossary
         self.settings = settings
 
-    def embed(self, query: str) -> QueryVector:
-        return QueryVector(query, self.embedder.encode_queries([query])[0])
-
-    def search(self, query: str, language: str, k: int | None = None,
-               query_vector: QueryVector | None = None) -> list[Hit]:
+    def search(self, query: Query, k: int | None = None) -> list[Hit]:
+        """The best passages for an analysed query. A passage with no view in the query's language
+        (an untranslated text asked about in English) is ranked by its dense score alone, on the
+        same scale: a signal that cannot reach it must not bury the one that can."""
         k = k or self.settings.top_k
         n = len(self.index.passages)
-        dense = self._dense_scores((query_vector or self.embed(query)).vector, n)
-        lexical = self._lexical_scores(query, language) if language in self.index.bm25 else None
-        signals = [(dense, self.settings.dense_weight)]
-        if lexical is not None:
-            signals.append((lexical, self.settings.lexical_weight))
+        dense = self._dense_scores(query.vector, n)
+        signals = [(dense, self.settings.dense_weight, np.ones(n, dtype=bool))]
+        if query.language in self.index.bm25:
+            lexical, has_view = self._lexical_scores(query, n)
+            if lexical is not None:
+                signals.append((lexical, self.settings.lexical_weight, has_view))
         fuse = _rrf if self.settings.fusion == "rrf" else _convex
-        fused = sum(weight * fuse(scores, self.settings.rrf_k) for scores, weight in signals if weight)
-        fused = np.asarray(fused, dtype=np.float64)
+        total = np.zeros(n)
+        weights = np.zeros(n)
+        for scores, weight, reaches in signals:
+            if weight:
+                total += np.where(reaches, weight * fuse(scores, self.settings.rrf_k), 0.0)
+                weights += np.where(reaches, weight, 0.0)
+        fused = total / np.maximum(weights, 1e-9)
         order = np.argsort(-fused, kind="stable")[:k]
         dense_ranks = _ranks(dense)
-        lexical_ranks = _ranks(lexical) if lexical is not None else None
+        lexical_ranks = _ranks(signals[1][0]) if len(signals) > 1 else None
         return [Hit(self.index.passages[i], float(fused[i]), float(dense[i]),
                     {"dense": int(dense_ranks[i]),
                      **({"bm25": int(lexical_ranks[i])} if lexical_ranks is not None else {})})
@@ -82,16 +80,22 @@ class Retriever:
                 best[pid] = score
         return best
 
-    def _lexical_scores(self, query: str, language: str) -> np.ndarray | None:
-        terms = tokenize(query)
+    def _lexical_scores(self, query: Query, n: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """BM25 scores per passage (-inf where no term is shared) and which passages have a view to
+        search in the query's language."""
+        language = query.language
+        has_view = np.zeros(n, dtype=bool)
+        has_view[self.index.bm25_rows[language]] = True
+        terms = list(query.terms)
         if self.settings.glossary_expansion:
-            for name in self.glossary.expansion(query, language):
+            for name in self.glossary.expansion(list(query.mentions), language):
                 terms.extend(tokenize(name))
         if not terms:
-            return None
-        scores = self.index.bm25[language].get_scores(terms).astype(np.float64)
-        scores[scores <= 0] = -np.inf  # no shared term: not ranked by this signal
-        return scores
+            return None, has_view
+        scores = np.full(n, -np.inf)
+        found = self.index.bm25[language].get_scores(terms).astype(np.float64)
+        scores[self.index.bm25_rows[language]] = np.where(found > 0, found, -np.inf)  # no shared term: not ranked
+        return scores, has_view
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

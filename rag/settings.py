@@ -54,6 +54,8 @@ class Settings:
     context_passages: int = 2
     # FAISS index type: "auto" picks by corpus size (flat, hnsw, ivf).
     index_type: str = "auto"
+    # The reader reads the windows of this many of the best passages (per part of a question).
+    reader_passages: int = 5
     # Answer engine: "extractive" (default) or "transformers" (a local instruction model).
     engine: str = "extractive"
     generator_model: str = ""

@@ -19,7 +19,12 @@ from .textnorm import detect_language
 
 # Where the original is cut into clauses when no aligned translation says where: after an
 # Arabic or Latin comma, semicolon, full stop, question or exclamation mark.
+VIEW_LANGUAGES = ("ar", "en")  # the languages a text or its translation can be read in
 CLAUSE_END = re.compile(r"[،,؛;.!?؟]+")
+# Older Arabic prose punctuates little: a clause longer than this is cut again before a word that
+# opens a new clause with «و» or «ف» (or «ثم»), as near its middle as can be.
+LONG_CLAUSE = 250
+CLAUSE_OPENER = re.compile(r"\s(?=(?:ثم|[وف][\u0621-\u064A]{2,})(?:\s|$))")
 
 
 class SourceError(Exception):
@@ -45,6 +50,17 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
+class NameScope:
+    """Names that mean an entry only in some paragraphs of one source ("the Sultan" after
+    Muhammad's death is Jalal al-Din)."""
+
+    source: str
+    first: int
+    last: int
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class GlossaryEntry:
     id: str
     kind: str
@@ -52,6 +68,7 @@ class GlossaryEntry:
     en: tuple[str, ...]
     note_en: str
     note_ar: str
+    scopes: tuple[NameScope, ...] = ()
 
     def names(self, language: str) -> tuple[str, ...]:
         return self.ar if language == "ar" else self.en
@@ -74,6 +91,11 @@ class SourceText:
     translation_language: str | None
     glossary: tuple[GlossaryEntry, ...]
     companion_sha256: dict[str, str]  # checksums of the meta, translation and glossary files
+
+    def notes(self, paragraph: int) -> list[dict]:
+        """The editors' footnotes on a paragraph (the meta file's `notes`: where the source slips),
+        each {"paragraph", "start", "end", "ar", "en"}."""
+        return [n for n in self.meta.get("notes", []) if isinstance(n, dict) and n.get("paragraph") == paragraph]
 
     def paragraph(self, number: int) -> Paragraph:
         if not 1 <= number <= len(self.paragraphs):
@@ -102,7 +124,7 @@ def split_clauses(text: str, paragraph: Paragraph) -> list[Segment]:
     """Cut a paragraph into clauses at punctuation, for sources without an aligned translation."""
     segments, cursor = [], paragraph.start
     body = text[paragraph.start:paragraph.end]
-    cuts = [m.end() for m in CLAUSE_END.finditer(body)] + [len(body)]
+    cuts = _cut_long([m.end() for m in CLAUSE_END.finditer(body)] + [len(body)], body)
     for cut in cuts:
         end = paragraph.start + cut
         chunk = text[cursor:end]
@@ -114,6 +136,27 @@ def split_clauses(text: str, paragraph: Paragraph) -> list[Segment]:
         last = segments[-1]
         segments[-1] = Segment(last.paragraph, last.start, paragraph.end, text[last.start:paragraph.end], None)
     return segments
+
+
+def _cut_long(cuts: list[int], body: str) -> list[int]:
+    """Cut positions with every stretch longer than LONG_CLAUSE cut again (see CLAUSE_OPENER)."""
+    out, start = [], 0
+    for cut in cuts:
+        out.extend(_halves(body, start, cut))
+        start = cut
+    return out
+
+
+def _halves(body: str, start: int, end: int) -> list[int]:
+    """The cut positions of body[start:end]: its end, after cutting it near its middle until no
+    piece is longer than LONG_CLAUSE (or no clause opener is left to cut at)."""
+    if end - start <= LONG_CLAUSE:
+        return [end]
+    openers = [m.start() for m in CLAUSE_OPENER.finditer(body, start + 40, end - 40)]
+    if not openers:
+        return [end]
+    middle = min(openers, key=lambda at: abs(at - (start + end) // 2))
+    return _halves(body, start, middle) + _halves(body, middle, end)
 
 
 def _read_json(path: Path):
@@ -168,19 +211,24 @@ def _fill_gaps(text: str, paragraphs: tuple[Paragraph, ...], aligned: list[Segme
     return out
 
 
-def _read_glossary(path: Path) -> tuple[GlossaryEntry, ...]:
+def _read_glossary(path: Path, source: str) -> tuple[GlossaryEntry, ...]:
+    """Entries: {"id", "kind", "ar": [names], "en": [names], "note_en", "note_ar", and optionally
+    "scoped": [{"paragraphs": [first, last], "ar": [names], "en": [names]}]}."""
     rows = _read_json(path)
     if not isinstance(rows, list):
         raise SourceError(f"{path}: a glossary is a JSON list of entries")
     entries = []
     for i, row in enumerate(rows):
         try:
+            scopes = tuple(NameScope(source, int(scope["paragraphs"][0]), int(scope["paragraphs"][1]),
+                                     tuple(str(x) for x in scope.get("ar", []) + scope.get("en", [])))
+                           for scope in row.get("scoped", []))
             entries.append(GlossaryEntry(
                 id=str(row.get("id") or f"entry{i}"), kind=str(row.get("kind", "term")),
                 ar=tuple(str(x) for x in row.get("ar", [])), en=tuple(str(x) for x in row.get("en", [])),
-                note_en=str(row.get("note_en", "")), note_ar=str(row.get("note_ar", ""))))
-        except AttributeError:
-            raise SourceError(f"{path}: entry {i} is not an object") from None
+                note_en=str(row.get("note_en", "")), note_ar=str(row.get("note_ar", "")), scopes=scopes))
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+            raise SourceError(f"{path}: entry {i} is malformed") from None
     return tuple(entries)
 
 
@@ -202,8 +250,9 @@ def load_source(original: Path, project_dir: Path) -> SourceText:
     if meta_path.exists():
         companions[meta_path.name] = sha256_bytes(meta_path.read_bytes())
 
-    translations = meta.get("translations") or {
-        p.name.split(".")[-2]: p.name for p in sorted(folder.glob(f"{stem}.*.jsonl"))}
+    translations = meta.get("translations") or {  # <stem>.en.jsonl, not the bank <stem>.questions.jsonl
+        p.name.split(".")[-2]: p.name for p in sorted(folder.glob(f"{stem}.*.jsonl"))
+        if p.name.split(".")[-2] in VIEW_LANGUAGES and p.name.count(".") == 2}
     translation_language, aligned = None, []
     for lang, name in translations.items():  # one aligned translation is used: the first listed
         path = folder / name
@@ -213,17 +262,17 @@ def load_source(original: Path, project_dir: Path) -> SourceText:
             companions[path.name] = sha256_bytes(path.read_bytes())
             break
 
-    glossary_path = folder / meta.get("glossary", f"{stem}.glossary.json")
-    glossary: tuple[GlossaryEntry, ...] = ()
-    if glossary_path.exists():
-        glossary = _read_glossary(glossary_path)
-        companions[glossary_path.name] = sha256_bytes(glossary_path.read_bytes())
-
-    title = meta.get("title") or {language: stem.replace("_", " ")}
     try:
         rel = original.resolve().relative_to(project_dir.resolve()).as_posix()
     except ValueError:
         rel = str(original.resolve())
+    glossary_path = folder / meta.get("glossary", f"{stem}.glossary.json")
+    glossary: tuple[GlossaryEntry, ...] = ()
+    if glossary_path.exists():
+        glossary = _read_glossary(glossary_path, rel)
+        companions[glossary_path.name] = sha256_bytes(glossary_path.read_bytes())
+
+    title = meta.get("title") or {language: stem.replace("_", " ")}
     return SourceText(
         path=rel, language=language, text=text, sha256=sha256_bytes(raw), title=title, meta=meta,
         paragraphs=paragraphs, segments=tuple(_fill_gaps(text, paragraphs, aligned)),

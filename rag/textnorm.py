@@ -6,9 +6,11 @@ the original text, sliced from the source file by character offsets.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import Stemmer
 
@@ -22,60 +24,30 @@ THOUSANDS = re.compile(r"(?<=\d)[,\u066C](?=\d{3})")
 TOKEN = re.compile(r"[0-9]+|[\u0621-\u064A\u0671-\u06D3\u06FA-\u06FF]+|[a-z\u00C0-\u024F]+(?:'[a-z]+)?")
 
 # Bumped whenever tokenisation changes, so that indexes built with the old one are rebuilt.
-ANALYSIS_VERSION = 10
+ANALYSIS_VERSION = 11
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@lru_cache(maxsize=None)
+def lexicon(language: str) -> dict:
+    """The word lists of a language (`rag/data/lexicon.<language>.json`), as written there."""
+    return json.loads((DATA / f"lexicon.{language}.json").read_text(encoding="utf-8"))
+
 
 # Light stemming (after Larkey et al.'s light10): strip one conjunction/preposition and the
 # article from the front, one common suffix from the back. A lone one-letter clitic is only
 # stripped from a long word (فارسل -> ارسل, but فيلا "elephant" stays), and no stem is shorter
 # than 2 letters. A lone ك is not stripped: it starts far more roots (كلف, كتب, كان) than it
 # is the preposition "like".
-AR_PREFIXES = ("وبال", "وكال", "فبال", "وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ل")
-AR_SUFFIXES = ("هما", "كما", "تين", "ات", "ان", "ون", "ين", "وا", "ها", "هم", "هن", "يه", "يا", "ه", "ي")
-
-_AR_STOPWORDS = (
-    """
-    في من على الى إلى عن ما ماذا لماذا من كم اين أين متى هل كيف اي أي الذي التي الذين اللذين
-    هذا هذه ذلك تلك هو هي هم هن انه أنه ان أن إن كان كانت قد لم لن لا ثم او أو و ف ب ل مع عند
-    بعد قبل حين حتى كل بين الا إلا غير منه منها فيه فيها عليه عليها اليه إليه به بها له لها لهم
-    يكون تكون وكان وكانت التي وهو وهي وقد ولم ولا حدث جرى يحدث هما اللذان اللتان اللتين هؤلاء أولئك
-    مين وين ليش ليه امتى إمتى قديش كام اللي شو ايش
-    """
-)
-EN_STOPWORDS = frozenset(
-    """
-    a an the of to in on at by for from with and or but is are was were be been being do does did
-    what which who whom whose when where why how that this these those it its he him his she her
-    they them their there here as into than then so not no yes can could would should will shall
-    may might must about after before during over under up down out off i you we us our your
-    text say says said tell me please happen happened
-    """.split()
-)
-
+AR_PREFIXES = tuple(lexicon("ar")["clitic_prefixes"])
+AR_SUFFIXES = tuple(lexicon("ar")["suffixes"])
+EN_STOPWORDS = frozenset(lexicon("en")["stopwords"])
 # Irregular English verb forms, mapped to their base form before stemming: a question asks "Where
 # did he flee?" of a text that says "he fled", "When did he leave?" of "he left". "borne" goes to
 # "bear", so that "born" (a birth) no longer stems like "had borne arms". Forms that are mostly
 # nouns here (ground, wound, bound, lay, lit) and the light verb "made" are left alone.
-EN_IRREGULAR = dict(pair.split(":") for pair in """
-arose:arise awoke:awake bore:bear borne:bear beaten:beat became:become began:begin begun:begin
-bent:bend bit:bite bitten:bite bled:bleed blew:blow blown:blow broke:break broken:break brought:bring
-built:build burnt:burn bought:buy caught:catch chose:choose chosen:choose clung:cling came:come
-crept:creep dealt:deal dug:dig did:do done:do drew:draw drawn:draw drank:drink drunk:drink drove:drive
-driven:drive ate:eat eaten:eat fell:fall fallen:fall fed:feed felt:feel fought:fight found:find
-fled:flee flung:fling flew:fly flown:fly forbade:forbid forbidden:forbid forgot:forget
-forgotten:forget forgave:forgive forgiven:forgive froze:freeze frozen:freeze got:get gotten:get
-gave:give given:give went:go gone:go grew:grow grown:grow hung:hang heard:hear hid:hide hidden:hide
-held:hold knelt:kneel knew:know known:know laid:lay led:lead left:leave lent:lend lost:lose
-meant:mean met:meet paid:pay rode:ride ridden:ride rang:ring rung:ring rose:rise risen:rise
-ran:run saw:see seen:see sought:seek sold:sell sent:send shook:shake shaken:shake shone:shine
-shot:shoot shown:show sang:sing sung:sing sank:sink sunk:sink sat:sit slept:sleep slew:slay
-slain:slay slid:slide spoke:speak spoken:speak spent:spend sprang:spring sprung:spring stood:stand
-stole:steal stolen:steal stuck:stick stung:sting struck:strike strove:strive striven:strive
-swore:swear sworn:swear swept:sweep swam:swim swum:swim swung:swing took:take taken:take
-taught:teach tore:tear torn:tear told:tell thought:think threw:throw thrown:throw
-understood:understand undertook:undertake undertaken:undertake woke:wake wore:wear worn:wear
-wept:weep won:win wrote:write written:write withdrew:withdraw withdrawn:withdraw overran:overrun
-overtook:overtake overtaken:overtake overcame:overcome oversaw:oversee befell:befall befallen:befall
-""".split())
+EN_IRREGULAR = dict(lexicon("en")["irregular_verbs"])
 
 
 def normalize(text: str) -> str:
@@ -90,8 +62,13 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-# Stop words are compared after normalisation, so fold them the same way.
-AR_STOPWORDS = frozenset(normalize(_AR_STOPWORDS).split())
+@lru_cache(maxsize=None)
+def word_set(language: str, name: str) -> frozenset[str]:
+    """A word list of the lexicon, folded like the text it is compared with (see `normalize`)."""
+    return frozenset(normalize(" ".join(lexicon(language)[name])).split())
+
+
+AR_STOPWORDS = word_set("ar", "stopwords")  # compared after normalisation
 
 
 def strip_latin_accents(word: str) -> str:

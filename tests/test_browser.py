@@ -30,10 +30,11 @@ def browser_page(server):
         page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(server)
         page.wait_for_selector("#question textarea")
-        # count how often the chat changes while an answer arrives: streaming means several updates
-        page.evaluate("""() => { window.__updates = 0;
-            new MutationObserver(() => window.__updates++).observe(document.querySelector('#chat'),
-                {subtree: true, childList: true, characterData: true}); }""")
+        # record the length of the newest reply each time the chat changes: streamed, it grows in steps
+        page.evaluate("""() => { window.__lengths = [];
+            new MutationObserver(() => { const m = document.querySelectorAll('#chat .msg');
+                if (m.length) window.__lengths.push(m[m.length - 1].innerText.length); })
+              .observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true}); }""")
         yield page
         context.close()
         browser.close()
@@ -48,7 +49,7 @@ def ask(page, question: str, *, final: bool = True) -> None:
     """Type a question, press Ask, wait until the reply is there (and, if `final`, complete)."""
     before = page.locator("#chat .msg").count()
     answers = page.locator("#chat .copy-ref").count()
-    page.evaluate("() => { window.__updates = 0; }")
+    page.evaluate("() => { window.__lengths = []; }")
     page.fill("#question textarea", question)
     page.click("#ask")
     page.wait_for_function(f"document.querySelectorAll('#chat .msg').length >= {before + 2}", timeout=60_000)
@@ -62,7 +63,9 @@ def test_arabic_then_english_each_in_its_direction(page):
     assert messages.nth(0).get_attribute("dir") == "rtl" and messages.nth(0).get_attribute("lang") == "ar"
     answer = messages.nth(1)
     assert answer.get_attribute("dir") == "rtl" and "خمسة اشهر" in answer.inner_text()
-    assert page.evaluate("window.__updates") >= 2  # the answer was streamed in pieces
+    lengths = page.evaluate("window.__lengths")
+    final = len(answer.inner_text())
+    assert len({n for n in lengths if 0 < n < final}) >= 2, lengths  # the reply grew in several steps
     marked = page.locator("#sources section#src-1-1 mark")
     assert marked.count() >= 1 and "خمسة اشهر" in marked.first.inner_text()
     assert "five months" in page.locator("#sources section#src-1-1 .src-translation").inner_text()
@@ -134,6 +137,8 @@ def test_clear_reader_and_glossary(page):
     row.wait_for()
     assert row.locator(".reader-n").inner_text() == "11" and "five months" in row.locator(".reader-en").inner_text()
     assert row.locator(".reader-ar").get_attribute("dir") == "rtl"
+    slips = page.locator("#reader .reader-row").nth(4).locator(".reader-en .src-notes li")  # the editors' footnotes
+    assert slips.count() == 2 and "western bank" in slips.nth(1).inner_text()
 
     page.get_by_role("tab", name="Glossary · المسرد").click()
     size = "document.querySelector('#glossary').innerText.length"

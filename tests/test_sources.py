@@ -79,7 +79,7 @@ def test_more_texts_are_picked_up_from_the_folder(tmp_path):
     assert [s.path for s in sources] == ["source_texts/alpha.ar.txt", "source_texts/beta.ar.txt"]
     beta = sources[1]
     assert beta.translation_language is None and len(beta.segments) > 1
-    assert all(beta.text[s.start:s.end] == s.text and s.translation is None for s in beta.segments)
+    assert beta.segments and all(beta.text[s.start:s.end] == s.text and s.translation is None for s in beta.segments)
 
 
 def test_misaligned_translation_is_refused(tmp_path):

@@ -30,7 +30,7 @@ from rag import Answer, Assistant, QuestionError, Settings
 from rag.messages import message
 from rag.textnorm import detect_language, normalize
 
-from .render import answer_sources_html, answer_with_references, message_html, sources_panel
+from .render import answer_sources_html, answer_with_references, message_html, notes_html, sources_panel
 
 STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLES = [
@@ -169,8 +169,10 @@ def reader_html(assistant: Assistant) -> str:
             translation = " ".join(s.translation for s in segments if s.translation)
             parts.append(
                 f'<div class="reader-row" id="para-{stem}-{para.number}"><div class="reader-n">{para.number}</div>'
-                f'<div class="reader-ar" dir="rtl" lang="ar">{html.escape(source.text[para.start:para.end])}</div>'
-                f'<div class="reader-en" dir="ltr" lang="en">{html.escape(translation)}</div></div>')
+                f'<div class="reader-ar" dir="rtl" lang="ar">{html.escape(source.text[para.start:para.end])}'
+                f'{notes_html(source.notes(para.number), "ar")}</div>'
+                f'<div class="reader-en" dir="ltr" lang="en">{html.escape(translation)}'
+                f'{notes_html(source.notes(para.number), "en")}</div></div>')
     return '<div class="reader">' + "".join(parts) + "</div>"
 
 
@@ -192,6 +194,8 @@ def glossary_rows(assistant: Assistant, query: str = "") -> list[list[str]]:
 
 
 def create_blocks(assistant: Assistant) -> gr.Blocks:
+    texts = {source.path: source for source in assistant.sources}
+
     def respond(question: str, chat: list, turns: list, groups: list, language: str) -> Iterator[tuple]:
         """Stream one answer into the chat; the sources panel follows the final answer.
 
@@ -226,8 +230,12 @@ def create_blocks(assistant: Assistant) -> gr.Blocks:
         reply = {"role": "assistant", "content": message_html(answer.text, answer.language, turn=turn,
                                                               copy_text=copy_text)}
         turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
-        groups = [*groups, answer_sources_html(answer, turn, question)]
+        groups = [*groups, answer_sources_html(answer, turn, question, notes=notes_of)]
         yield "", [*chat, reply], turns, groups, sources_panel(groups), copy_text
+
+    def notes_of(citation) -> list[dict]:
+        text = texts.get(citation.source)
+        return text.notes(citation.paragraph) if text else []
 
     def clear() -> tuple:
         return [], [], [], sources_panel([]), ""

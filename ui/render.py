@@ -14,6 +14,7 @@ sources panel, which keeps the passages of every answer of the conversation (new
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rag import Answer, Citation
 from rag.textnorm import detect_language
@@ -101,7 +102,14 @@ def _highlighted(citation: Citation) -> str:
     return "".join(pieces)
 
 
-def citation_html(citation: Citation, language: str, *, turn: int, related: bool) -> str:
+def notes_html(notes: list[dict], language: str) -> str:
+    """The editors' footnotes on a passage (where the source slips), in the reader's language."""
+    items = "".join(f'<li dir="{direction(language)}" lang="{language}">{escape(n.get(language) or n.get("en", ""))}</li>'
+                    for n in notes)
+    return f'<ul class="src-notes">{items}</ul>' if items else ""
+
+
+def citation_html(citation: Citation, language: str, *, turn: int, related: bool, notes: list[dict] = ()) -> str:
     label = f"({citation.n})" if related else f"[{citation.n}]"
     head = (f'<div class="src-head" dir="{direction(language)}"><b><bdi>{label}</bdi></b> '
             f'<bdi class="src-file">{escape(citation.source)}</bdi> · {LABELS["paragraph"][language]} '
@@ -116,19 +124,20 @@ def citation_html(citation: Citation, language: str, *, turn: int, related: bool
                        f"{bidi_html(citation.translation, tl)}</div></details>")
     anchor = "rel" if related else "src"
     return (f'<section class="src{" related" if related else ""}" id="{anchor}-{turn}-{citation.n}">'
-            f"{head}{original}{translation}</section>")
+            f"{head}{original}{translation}{notes_html(list(notes), language)}</section>")
 
 
-def answer_sources_html(answer: Answer, turn: int, question: str) -> dict:
+def answer_sources_html(answer: Answer, turn: int, question: str,
+                        notes: Callable[[Citation], list[dict]] = lambda citation: []) -> dict:
     """The passages of one answer (the cited ones, or for a refusal the three closest as related),
-    as {"html", "title", "dir"}: one group of the sources panel."""
+    with the editors' footnotes on them, as {"html", "title", "dir"}: one group of the sources panel."""
     language = answer.language
     if answer.answerable:
         title = LABELS["sources"][language]
-        items = [citation_html(c, language, turn=turn, related=False) for c in answer.citations]
+        items = [citation_html(c, language, turn=turn, related=False, notes=notes(c)) for c in answer.citations]
     else:
         title = LABELS["related"][language]
-        items = [citation_html(c, language, turn=turn, related=True) for c in answer.passages[:3]]
+        items = [citation_html(c, language, turn=turn, related=True, notes=notes(c)) for c in answer.passages[:3]]
     q = detect_language(question)
     heading = f'{title} <span class="turn">· {LABELS["answer"][language]} <bdi>{turn}</bdi></span>'
     asked = f'<p class="src-question" dir="{direction(q)}" lang="{q}">{bidi_html(question, q)}</p>'
