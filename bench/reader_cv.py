@@ -5,8 +5,10 @@ engine: `Assistant.ask` with the fold's models):
 - paragraph: train on the questions about 20 paragraphs, test on those about the other 4,
   rotating over all 24 (6 folds). A question about a held-out paragraph is kept out of training
   even if it also touches a training paragraph. This is what a newly added text can expect.
-- writer: leave one writer group out (the six style groups of bench/bank/styles: MSA Arabic,
-  colloquial Arabic, English with other spellings, harder English, harder Arabic, unanswerable).
+  Off-topic questions (no paragraph) are dealt round the folds.
+- writer: leave one writer group out (the style groups of bench/bank/styles: MSA Arabic,
+  colloquial Arabic, English with other spellings, harder English, harder Arabic, unanswerable,
+  off-topic).
 - random: five folds of random questions (whole-bank cross-validation).
 The development and probe sets never enter training; they are answered by the reader trained on
 the whole bank (the shipped one) and reported beside the folds.

@@ -16,7 +16,7 @@ import numpy as np
 
 from .embeddings import Embedder
 from .glossary import Glossary
-from .index import Index
+from .index import LANGUAGE_CODES, Index
 from .passages import Passage
 from .query import Query
 from .settings import Settings
@@ -39,46 +39,51 @@ class Retriever:
         self.settings = settings
 
     def search(self, query: Query, k: int | None = None) -> list[Hit]:
-        """The best passages for an analysed query. A passage with no view in the query's language
-        (an untranslated text asked about in English) is ranked by its dense score alone, on the
-        same scale: a signal that cannot reach it must not bury the one that can."""
+        """The best passages for an analysed query. Dense scores are normalised within each view
+        language before a passage takes its best view: one model's cosines run higher within a
+        language than across, so a passage with no view in the question's language (an Arabic-only
+        text asked about in English) would otherwise lose to any passage that has one. A signal
+        that cannot reach a passage (BM25 in a language it has no view in) is left out of its
+        fused score rather than counted as zero."""
         k = k or self.settings.top_k
         n = len(self.index.passages)
-        dense = self._dense_scores(query.vector, n)
-        signals = [(dense, self.settings.dense_weight, np.ones(n, dtype=bool))]
+        fuse = _rrf if self.settings.fusion == "rrf" else _convex
+        dense, by_view = self._dense_scores(query.vector, n)
+        signals = [(np.max([fuse(s, self.settings.rrf_k) for s in by_view], axis=0), self.settings.dense_weight,
+                    np.ones(n, dtype=bool))]
+        lexical = None
         if query.language in self.index.bm25:
             lexical, has_view = self._lexical_scores(query, n)
             if lexical is not None:
-                signals.append((lexical, self.settings.lexical_weight, has_view))
-        fuse = _rrf if self.settings.fusion == "rrf" else _convex
+                signals.append((fuse(lexical, self.settings.rrf_k), self.settings.lexical_weight, has_view))
         total = np.zeros(n)
         weights = np.zeros(n)
-        for scores, weight, reaches in signals:
+        for fused_signal, weight, reaches in signals:
             if weight:
-                total += np.where(reaches, weight * fuse(scores, self.settings.rrf_k), 0.0)
+                total += np.where(reaches, weight * fused_signal, 0.0)
                 weights += np.where(reaches, weight, 0.0)
         fused = total / np.maximum(weights, 1e-9)
         order = np.argsort(-fused, kind="stable")[:k]
         dense_ranks = _ranks(dense)
-        lexical_ranks = _ranks(signals[1][0]) if len(signals) > 1 else None
+        lexical_ranks = _ranks(lexical) if lexical is not None else None
         return [Hit(self.index.passages[i], float(fused[i]), float(dense[i]),
                     {"dense": int(dense_ranks[i]),
                      **({"bm25": int(lexical_ranks[i])} if lexical_ranks is not None else {})})
                 for i in order]
 
-    def _dense_scores(self, vector: np.ndarray, n: int) -> np.ndarray:
-        """Best cosine per passage over its views; passages not reached stay at -inf."""
+    def _dense_scores(self, vector: np.ndarray, n: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Best cosine per passage over its views, and per view language; -inf where not reached."""
         rows = self.index.dense.ntotal
         reach = rows if rows <= 4096 else min(rows, max(200, 8 * self.settings.top_k))
         scores, ids = self.index.dense.search(vector[None, :], reach)
-        best = np.full(n, -np.inf, dtype=np.float64)
+        by_view = np.full((len(LANGUAGE_CODES), n), -np.inf, dtype=np.float64)
         for score, row in zip(scores[0], ids[0]):
             if row < 0:
                 continue
-            pid = self.index.rows[row, 0]
-            if score > best[pid]:
-                best[pid] = score
-        return best
+            pid, view = self.index.rows[row, 0], self.index.rows[row, 1]
+            if score > by_view[view, pid]:
+                by_view[view, pid] = score
+        return by_view.max(axis=0), [v for v in by_view if np.isfinite(v).any()]
 
     def _lexical_scores(self, query: Query, n: int) -> tuple[np.ndarray | None, np.ndarray]:
         """BM25 scores per passage (-inf where no term is shared) and which passages have a view to
