@@ -122,23 +122,22 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "reader_cv.json")
     args = parser.parse_args()
     assistant = Assistant.load(Settings.from_env(), rebuild=False)
-    shipped = assistant.extractive.models
     questions = read_banks(assistant)
     examples = cached_examples(assistant, questions)
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     lines = ["| protocol | lang | n | recall@5 | MRR@10 | accuracy | cited gold | refusal | false-premise refusal | off-topic refusal | false refusal | language |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for protocol in args.protocol:
-        results[protocol] = run_protocol(assistant, questions, examples, protocol)
-        lines.append(table(protocol, results[protocol]["summary"]))
-    if args.sets:
-        assistant.use_reader(shipped)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.sets:  # the shipped reader, before the folds replace it
         results["sets"] = {}
         for name in SETS:
             result = evaluate(assistant, read_qa(PROJECT / "bench" / name))
             results["sets"][name] = result
             lines.append(table(name.removesuffix("_qa.jsonl"), result["summary"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for protocol in args.protocol:
+        results[protocol] = run_protocol(assistant, questions, examples, protocol)
+        lines.append(table(protocol, results[protocol]["summary"]))
+        args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")  # each as it ends
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     print("\n".join(lines))
     return 0
