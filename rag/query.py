@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from .glossary import Glossary, Mention
 from .sources import GlossaryEntry
-from .textnorm import detect_language, lexicon, normalize, tokenize
+from .textnorm import detect_language, lexicon, normalize, tokenize, word_set
 
 ANCHOR_KINDS = ("person", "place", "river")  # what a follow-up carries over from earlier turns
 MAX_CARRIED = 3
@@ -80,11 +81,11 @@ def split_parts(question: str) -> list[str]:
     return parts[:3] if len(parts) > 1 else [question]
 
 
+@lru_cache(maxsize=None)
 def _split_words(language: str) -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
-    entries = lexicon(language)
-    conjunctions = frozenset(normalize(w) for w in entries["conjunctions"])
-    interrogatives = tuple(sorted({tuple(normalize(w).split()) for w in entries["interrogatives"]}, key=len, reverse=True))
-    return conjunctions, interrogatives
+    """The lexicon's conjunctions, and its question openers as word tuples (longest first), folded."""
+    interrogatives = {tuple(normalize(w).split()) for w in lexicon(language)["interrogatives"]}
+    return word_set(language, "conjunctions"), tuple(sorted(interrogatives, key=len, reverse=True))
 
 
 def _opens_question(tokens: list[str], i: int, words) -> bool:
@@ -140,8 +141,10 @@ class QueryAnalyzer:
                 texts.append(" ".join([part, *extra]))
             earlier = [m.entry for m in mentions if m.entry.kind in ANCHOR_KINDS] + earlier
         vectors, tuned = self.embedder.encode_queries_tuned(texts, self.head)
-        for part, text, vector, tuned_vector in zip(parts, texts, vectors, tuned):
-            mentions = tuple(self.glossary.find(text, fuzzy=True))
+        for part, text, mentions, vector, tuned_vector in zip(parts, texts, found, vectors, tuned):
+            if text != part:  # names were added: find them in what is searched
+                mentions = self.glossary.find(text, fuzzy=True)
+            mentions = tuple(mentions)
             kinds = self.kinds.probabilities(part, vector) if self.kinds is not None else {}
             queries.append(Query(part, text, detect_language(part), tuple(tokenize(text)), mentions,
                                  frozenset(NUMBER.findall(normalize(part))), vector, tuned_vector, kinds))

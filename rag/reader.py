@@ -34,7 +34,7 @@ import numpy as np
 from .glossary import Glossary
 from .index import Index
 from .passages import Passage
-from .query import Query
+from .query import NUMBER, Query
 from .retrieval import Hit
 from .textnorm import arabic_skeleton, lexicon, normalize, tokenize, word_set
 
@@ -51,7 +51,6 @@ WINDOW_FEATURES = (
 MAX_WINDOW = 3
 PREFIX = 4  # a word sharing its first 4 letters with a word of the text is not unknown to it (دافعوا, دافعت)
 DENSE_UNIT = 0.05  # cosines of one model bunch in a narrow band: differences are counted in these units
-NUMBER = re.compile(r"(?<!\d)\d+(?!\d)")
 YEAR = re.compile(r"(?<!\d)\d{3,4}(?!\d)")
 DATED_YEAR = re.compile(r"(?<!\d)\d+(?=\s?(?:ه|م|ah|ce)(?:\W|$))")  # 617ه/1220م, 617 AH/1220 CE: a date, not a count
 SENTENCE_END = re.compile(r"[.!?؟]\s*$")
