@@ -1,4 +1,4 @@
-"""The `rag` command: setup, build, train, ask, eval (and serve, for the app).
+"""The `rag` command: setup, build, train, ask, eval, serve (the app), lti (keys, register, config).
 
 Exit codes: 0 success, 1 the work failed (missing model, broken index, ...), 2 bad input.
 """
@@ -166,6 +166,43 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_lti_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the tool's key pair beside the registrations file (kept if it exists)."""
+    from .lti import PUBLIC_KEY, create_keys
+
+    existed = (settings.lti_config.parent / PUBLIC_KEY).exists()
+    private = create_keys(settings.lti_config, replace=args.replace)
+    state = "kept the existing" if existed and not args.replace else "created a new"
+    _say(f"{state} key pair: {private} (mode 0600) and {private.parent / PUBLIC_KEY}; "
+         f"platforms read the public key from <server>/lti/jwks")
+    return 0
+
+
+def cmd_lti_register(args: argparse.Namespace, settings: Settings) -> int:
+    """Add a platform (issuer, client id, its login and JWKS URLs, deployment ids) to the registrations."""
+    from .lti import LtiSetupError, register_platform
+
+    try:
+        entry = register_platform(settings.lti_config, args.issuer, args.client_id, args.login_url, args.jwks_url,
+                                  args.deployment_id, token_url=args.token_url or "")
+    except LtiSetupError as exc:
+        raise InputError(str(exc)) from None
+    _say(f"registered {args.issuer} (client {entry['client_id']}, deployments {', '.join(entry['deployment_ids'])}) "
+         f"in {settings.lti_config}")
+    return 0
+
+
+def cmd_lti_config(args: argparse.Namespace, settings: Settings) -> int:
+    """Print what a platform administrator pastes when adding the tool."""
+    from .lti import DESCRIPTION, TITLE, tool_configuration
+
+    url = args.url or settings.public_url
+    if not url:
+        raise InputError("give the server's public address: --url https://assistant.example.edu (or set RAG_PUBLIC_URL)")
+    print(json.dumps(tool_configuration(url, TITLE, DESCRIPTION), indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description=(
         "Ask questions, in Arabic or English, about an Arabic history of the Mongol campaign "
@@ -202,6 +239,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the full result as JSON to FILE (or stdout)")
     p.add_argument("--k", type=int, default=5, help="recall cut-off (default 5)")
     p.set_defaults(func=cmd_eval)
+
+    lti = sub.add_parser("lti", help="the LTI 1.3 tool: its keys and the learning platforms registered with it")
+    lti_sub = lti.add_subparsers(dest="lti_command", required=True)
+    p = lti_sub.add_parser("keys", help="create the tool's RSA key pair (kept if present)")
+    p.add_argument("--replace", action="store_true", help="replace an existing pair (platforms must re-read /lti/jwks)")
+    p.set_defaults(func=cmd_lti_keys)
+    p = lti_sub.add_parser("register", help="register a platform (Moodle, Canvas, ...) with the tool")
+    p.add_argument("--issuer", required=True, help="the platform's issuer (e.g. https://moodle.example.edu)")
+    p.add_argument("--client-id", required=True, help="the client id the platform gave the tool")
+    p.add_argument("--login-url", required=True, help="the platform's OIDC authorisation endpoint")
+    p.add_argument("--jwks-url", required=True, help="the platform's public keyset URL")
+    p.add_argument("--deployment-id", required=True, action="append", help="a deployment id (repeat for several)")
+    p.add_argument("--token-url", help="the platform's OAuth2 token endpoint (for services; optional)")
+    p.set_defaults(func=cmd_lti_register)
+    p = lti_sub.add_parser("config", help="print the tool's registration JSON for a platform administrator")
+    p.add_argument("--url", help="the server's public address (default: RAG_PUBLIC_URL)")
+    p.set_defaults(func=cmd_lti_config)
     return parser
 
 

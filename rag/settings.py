@@ -21,6 +21,15 @@ def _user_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "khwarazm-rag"
 
 
+def _user_config() -> Path:
+    """What the operator owns and git never sees (the LTI tool's keys and platform registrations)."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "khwarazm-rag"
+
+
+def _default_lti_config() -> Path:
+    return _user_config() / "lti.json"
+
+
 def _default_model_dir() -> Path:
     return _user_cache() / "models"
 
@@ -69,6 +78,12 @@ class Settings:
     # Embedding batch size for index builds.
     batch_size: int = 32
     threads: int = 0  # 0: leave torch's default
+    # The server's public address (e.g. "https://assistant.example.edu"), used in permalinks,
+    # references and the LTI configuration; empty: the address each request came to.
+    public_url: str = ""
+    # LTI 1.3: the platform registrations (pylti1p3's JSON format); the tool's key pair and the
+    # launch state (conversations per user and course) live in the same folder.
+    lti_config: Path = field(default_factory=_default_lti_config)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

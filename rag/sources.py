@@ -102,6 +102,21 @@ class SourceText:
             raise KeyError(number)
         return self.paragraphs[number - 1]
 
+    @property
+    def stem(self) -> str:
+        """The name a source goes by in links: `khwarazm_campaign` for `khwarazm_campaign.ar.txt`."""
+        return Path(self.path).name.split(".")[0]
+
+    def translation_of(self, start: int, end: int) -> str | None:
+        """The aligned translation of the clauses that overlap [start, end), joined; None without one."""
+        pieces = [s.translation for s in self.segments if s.translation and s.start < end and start < s.end]
+        return " ".join(pieces) or None
+
+
+def find_source(sources: list[SourceText], name: str) -> SourceText | None:
+    """A source by its path, file name or stem (what links and the API use)."""
+    return next((s for s in sources if name in (s.path, Path(s.path).name, s.stem)), None)
+
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -21,8 +21,10 @@ STEM = "khwarazm_campaign"
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings.from_env()
+def settings(tmp_path_factory) -> Settings:
+    """The installed set-up, with the LTI tool's keys and registrations in a temporary folder
+    (tests never touch the operator's ~/.config)."""
+    return Settings.from_env(lti_config=tmp_path_factory.mktemp("lti") / "lti.json")
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +99,17 @@ def server(assistant):
     yield url
     uv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def platform(server, settings):
+    """A learning platform (tests/lti_platform.py, on lti1p3platform) registered with the tool."""
+    from rag.lti import register_platform
+
+    from .lti_platform import CLIENT_ID, DEPLOYMENT_ID, Platform
+
+    platform = Platform(server).start()
+    register_platform(settings.lti_config, platform.issuer, CLIENT_ID, f"{platform.url}/authorize",
+                      f"{platform.url}/jwks", [DEPLOYMENT_ID])
+    yield platform
+    platform.stop()

@@ -23,7 +23,7 @@ def browser_page(server):
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
         page = context.new_page()
         page.dialogs = []  # any alert() fired by injected markup would land here
@@ -102,6 +102,23 @@ def test_copy_an_answer_with_its_references(page):
     assert "Chagatai" in copied and "\n[1] source_texts/khwarazm_campaign.ar.txt, ¶11" in copied
     assert not page.locator("#chat .copy-text").last.is_visible()  # carried for the button, never shown
     assert "source_texts" not in page.locator("#chat .msg").last.inner_text()
+
+
+def test_cite_a_passage_and_export_the_conversation(page):
+    source = page.locator("#sources section#src-2-1")
+    permalink = source.locator("a.permalink").get_attribute("href")
+    assert "/passage/khwarazm_campaign/11?start=" in permalink
+    source.locator("details.cite-box summary").click()
+    chicago = source.locator(".cite-ref").first.inner_text()
+    assert chicago.startswith("Chicago") and "paragraph 11" in chicago and permalink in chicago
+    with page.expect_download() as download:
+        page.locator("#export-md").click()
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "## 1. كم استمر حصار اوترار؟" in exported and "## 2. Who led Inal Khan" in exported
+    assert "Chagatai" in exported and permalink in exported
+    with page.expect_download() as download:
+        page.locator("#export-html").click()
+    assert Path(download.value.path()).read_text(encoding="utf-8").startswith("<!doctype html>")
 
 
 def test_html_and_markdown_in_a_question_are_shown_as_text(page):

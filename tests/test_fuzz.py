@@ -82,3 +82,40 @@ def test_api_handles_thousands_of_history_turns(server):
     history = [{"role": "user" if i % 2 == 0 else "assistant", "content": "Who governed Otrar?"} for i in range(5000)]
     response = httpx.post(f"{server}/api/ask", json={"question": "And then?", "history": history}, timeout=60)
     assert response.status_code == 200 and response.json()["passages"]
+
+
+FUZZ_TARGETS = [("POST", "/lti/login"), ("GET", "/lti/login"), ("POST", "/lti/launch"), ("POST", "/lti/deep-link"),
+                ("POST", "/lti/api/ask"), ("POST", "/api/export"), ("GET", "/passage/khwarazm_campaign/11"),
+                ("GET", "/api/passages/khwarazm_campaign/11")]
+
+
+def test_no_input_makes_the_lti_citation_or_export_endpoints_fail_with_a_500(server, platform):
+    """Random and hostile form fields, query strings, JSON bodies, headers and tokens: always an answer
+    or a 4xx, never a server error or a hang."""
+    rng = random.Random(11)
+    pieces = ["", "x" * 5000, "\x00", "état", "اوترار", "<script>alert(1)</script>", "a.b.c", "eyJhbGciOiJub25lIn0.e30.",
+              platform.issuer, "-1", "99999999999999999999", "state-" + "0" * 36, "%ff%fe", "{}", "[]", "null"]
+    keys = ["iss", "login_hint", "target_link_uri", "lti_message_hint", "client_id", "lti_deployment_id",
+            "lti1p3_new_window", "id_token", "state", "token", "ask", "question", "passage", "start", "end", "lang",
+            "turns", "format", "language"]
+    with httpx.Client(timeout=60, follow_redirects=False) as client:
+        for round_ in range(120):
+            method, path = FUZZ_TARGETS[round_ % len(FUZZ_TARGETS)]
+            fields = {rng.choice(keys): rng.choice(pieces) for _ in range(rng.randint(0, 6))}
+            token = "".join(c for c in rng.choice(pieces) if 32 < ord(c) < 127)  # what an HTTP header can carry
+            headers = {"Authorization": f"Bearer {token or 'x'}",
+                       "Accept-Language": rng.choice(["ar", "en", "", "*;q=x", "ar;q=0.1,en;q=0.9"])}
+            kind = rng.choice(["form", "json", "raw", "query"])
+            if method == "GET" or kind == "query":
+                response = client.request(method, f"{server}{path}", params=fields, headers=headers)
+            elif kind == "form":
+                response = client.post(f"{server}{path}", data=fields, headers=headers)
+            elif kind == "json":
+                response = client.post(f"{server}{path}", json=rng.choice([fields, [fields], "text", None,
+                                                                          {"turns": [{"question": 1, "answer": fields}]}]),
+                                       headers=headers)
+            else:
+                response = client.post(f"{server}{path}", content=rng.randbytes(rng.randint(0, 300)),
+                                       headers={**headers, "content-type": rng.choice(
+                                           ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"])})
+            assert response.status_code < 500, (method, path, kind, fields, response.text[:300])

@@ -82,7 +82,7 @@ def test_passage_endpoint(server):
     assert httpx.get(f"{server}/api/passages/khwarazm_campaign/-1").status_code == 404
     assert httpx.get(f"{server}/api/passages/khwarazm_campaign/x").status_code == 422
     unknown = httpx.get(f"{server}/api/passages/nope/1").json()
-    assert "khwarazm_campaign.ar.txt" in unknown["error"]  # says which sources exist
+    assert "known: khwarazm_campaign" in unknown["error"]  # says which sources exist
 
 
 def test_health_docs_and_embed(server):

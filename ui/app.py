@@ -1,9 +1,13 @@
 """The study app (Gradio) and the HTTP API (FastAPI) in one server.
 
     rag serve                      # http://127.0.0.1:7860
-    POST /api/ask                  {"question", "history"?, "language"?} -> the Answer dict
+    POST /api/ask                  {"question", "history"?, "language"?} -> the Answer dict, each
+                                   citation with its permalink and references (Chicago, APA; ar, en)
     GET  /api/passages/{source}/{paragraph}
+    POST /api/export               {"turns": [{"question", "answer"}], "format": "markdown"|"html"}
+    GET  /passage/{source}/{paragraph}?start=&end=   a passage's permalink: the reader opened at it
     GET  /api/health, /docs, /embed (a compact page for an iframe)
+    /lti/*                         the LTI 1.3 tool (ui/lti.py)
 
 The app and the API only call the library (`rag.Assistant`); every user's conversation lives in
 their own session state. `RAG_ALLOWED_ORIGINS` (comma-separated) lists the sites that may call
@@ -12,9 +16,11 @@ the API from a browser (CORS) and frame /embed.
 
 from __future__ import annotations
 
-import html
+import json
 import logging
 import os
+import re
+import tempfile
 from pathlib import Path
 from typing import Iterator, Literal
 
@@ -22,15 +28,19 @@ import gradio as gr
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from rag import Answer, Assistant, QuestionError, Settings
+from rag.citations import ExportTurn, annotate, conversation_html, conversation_markdown, permalink, references
 from rag.messages import message
+from rag.sources import find_source
 from rag.textnorm import detect_language, normalize
 
-from .render import answer_sources_html, answer_with_references, message_html, notes_html, sources_panel
+from .lti import create_lti_router
+from .pages import base_url_of, chat_page, page, passage_page, request_language
+from .render import answer_sources_html, answer_with_references, message_html, reader_html, sources_panel
 
 STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLES = [
@@ -46,6 +56,17 @@ log = logging.getLogger("ui")
 class Turn(BaseModel):
     role: Literal["user", "assistant"]
     content: str = Field(max_length=20_000)
+
+
+class ExportedTurn(BaseModel):
+    question: str = Field(max_length=20_000)
+    answer: dict
+
+
+class ExportRequest(BaseModel):
+    turns: list[ExportedTurn] = Field(max_length=500, description="The conversation, oldest first, as the API answered it")
+    format: Literal["markdown", "html"] = "markdown"
+    language: Literal["ar", "en"] | None = Field(default=None, description="Page language; default: the first question's")
 
 
 class AskRequest(BaseModel):
@@ -115,30 +136,58 @@ def create_api(assistant: Assistant) -> FastAPI:
         return _error(422, f"Invalid request: {where or 'body'}: {first.get('msg', 'invalid value')}.", language)
 
     @app.post("/api/ask", summary="Answer a question with citations")
-    def api_ask(body: AskRequest) -> dict:
+    def api_ask(body: AskRequest, request: Request) -> dict:
         history = [t.model_dump() for t in body.history] if body.history else None
         try:
-            return _ask(assistant, body.question, history, body.language).to_dict()
+            answer = _ask(assistant, body.question, history, body.language).to_dict()
         except QuestionError as exc:
             return _error(400, str(exc), exc.language)
+        return annotate(answer, assistant.sources, base_url_of(request, assistant.settings))
 
     @app.get("/api/passages/{source}/{paragraph}", summary="One paragraph of a source, with its translation")
-    def api_passage(source: str, paragraph: int) -> dict:
-        text = next((s for s in assistant.sources if source in (s.path, Path(s.path).name, Path(s.path).name.split(".")[0])),
-                    None)
-        if text is None:
-            names = ", ".join(Path(s.path).name for s in assistant.sources)
-            return _error(404, f"Unknown source {source!r}; known: {names}.")
-        try:
-            para = text.paragraph(paragraph)
-        except KeyError:
-            return _error(404, f"{Path(text.path).name} has paragraphs 1 to {len(text.paragraphs)}, not {paragraph}.")
+    def api_passage(source: str, paragraph: int, request: Request) -> dict:
+        text, failure = _paragraph_of(source, paragraph, request_language(request))
+        if failure:
+            return failure
+        para = text.paragraph(paragraph)
+        link = permalink(base_url_of(request, assistant.settings), text, paragraph)
         segments = [s for s in text.segments if s.paragraph == paragraph]
-        translation = " ".join(s.translation for s in segments if s.translation) or None
         return {"source": text.path, "paragraph": paragraph, "start": para.start, "end": para.end,
-                "text": text.text[para.start:para.end], "translation": translation,
+                "text": text.text[para.start:para.end], "translation": text.translation_of(para.start, para.end),
+                "permalink": link, "references": references(text, paragraph, link),
                 "segments": [{"start": s.start, "end": s.end, "text": s.text, "translation": s.translation}
                              for s in segments]}
+
+    def _paragraph_of(source: str, paragraph: int, language: str):
+        """(the source, None), or (None, a 404 in the reader's language) for an unknown source or paragraph."""
+        text = find_source(assistant.sources, source)
+        if text is None:
+            known = ", ".join(s.stem for s in assistant.sources)
+            return None, _error(404, message("unknown_source", language, source=source, known=known), language)
+        if not 1 <= paragraph <= len(text.paragraphs):
+            return None, _error(404, message("unknown_passage", language, paragraph=paragraph, source=text.stem), language)
+        return text, None
+
+    @app.post("/api/export", summary="A conversation as Markdown or a printable HTML page, references resolved")
+    def api_export(body: ExportRequest, request: Request) -> Response:
+        turns = [ExportTurn(t.question, t.answer) for t in body.turns]
+        language = body.language or (detect_language(turns[0].question) if turns else "en")
+        base = base_url_of(request, assistant.settings)
+        if body.format == "html":
+            return HTMLResponse(conversation_html(turns, assistant.sources, base, language),
+                                headers={"Content-Disposition": 'attachment; filename="conversation.html"'})
+        return Response(conversation_markdown(turns, assistant.sources, base, language), media_type="text/markdown; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="conversation.md"'})
+
+    @app.get("/passage/{source}/{paragraph}", response_class=HTMLResponse, summary="A passage's permalink")
+    def passage(source: str, paragraph: str, request: Request, start: str | None = None, end: str | None = None) -> Response:
+        language = request_language(request)
+        number = int(paragraph) if paragraph.isdigit() else 0
+        text, failure = _paragraph_of(source, number, language)
+        if failure:
+            return HTMLResponse(page(json.loads(failure.body)["error"], language, "404", error=True), status_code=404)
+        span = (int(start), int(end)) if (start or "").isdigit() and (end or "").isdigit() else (None, None)
+        return HTMLResponse(passage_page(assistant, text, number, *span, language, base_url_of(request, assistant.settings)))
 
     @app.get("/api/health", summary="Liveness and what is loaded")
     def api_health() -> dict:
@@ -146,36 +195,16 @@ def create_api(assistant: Assistant) -> FastAPI:
                 "passages": len(assistant.index.passages), "sources": [s.path for s in assistant.sources]}
 
     @app.get("/embed", response_class=HTMLResponse, summary="A compact page for an iframe")
-    def embed() -> HTMLResponse:
+    def embed(request: Request) -> HTMLResponse:
         ancestors = " ".join(["'self'", *origins])
-        return HTMLResponse((STATIC / "embed.html").read_text(encoding="utf-8"),
+        return HTMLResponse(chat_page(assistant, request_language(request), base_url_of(request, assistant.settings)),
                             headers={"Content-Security-Policy": f"frame-ancestors {ancestors}"})
 
+    app.include_router(create_lti_router(assistant))
     return app
 
 
 # ------------------------------------------------------------------------------------ Gradio app
-def reader_html(assistant: Assistant) -> str:
-    """Every source, paragraph by paragraph (numbered), beside its aligned English translation."""
-    parts = []
-    for source in assistant.sources:
-        stem = html.escape(Path(source.path).name.split(".")[0])
-        parts.append(f'<h2 dir="rtl" lang="ar">{html.escape(source.title.get("ar", source.path))}</h2>')
-        if source.title.get("en"):
-            parts.append(f'<h3 dir="ltr" lang="en">{html.escape(source.title["en"])}</h3>')
-        parts.append(f'<p class="reader-source"><bdi>{html.escape(source.path)}</bdi></p>')
-        for para in source.paragraphs:
-            segments = [s for s in source.segments if s.paragraph == para.number]
-            translation = " ".join(s.translation for s in segments if s.translation)
-            parts.append(
-                f'<div class="reader-row" id="para-{stem}-{para.number}"><div class="reader-n">{para.number}</div>'
-                f'<div class="reader-ar" dir="rtl" lang="ar">{html.escape(source.text[para.start:para.end])}'
-                f'{notes_html(source.notes(para.number), "ar")}</div>'
-                f'<div class="reader-en" dir="ltr" lang="en">{html.escape(translation)}'
-                f'{notes_html(source.notes(para.number), "en")}</div></div>')
-    return '<div class="reader">' + "".join(parts) + "</div>"
-
-
 GLOSSARY_HEADERS = ["Arabic · عربي", "English", "kind · النوع", "note", "ملاحظة"]
 
 
@@ -193,52 +222,88 @@ def glossary_rows(assistant: Assistant, query: str = "") -> list[list[str]]:
     return rows or [["—", "no match · لا نتائج", "", "", ""]]
 
 
+def _gradio_base_url(request: gr.Request | None, settings: Settings) -> str:
+    """The address the app was opened at (for permalinks in references), as `base_url_of` for the API."""
+    inner = getattr(request, "request", None) if request is not None else None
+    if settings.public_url or inner is None or not hasattr(inner, "base_url"):
+        return (settings.public_url or "http://127.0.0.1:7860").rstrip("/")
+    return base_url_of(inner, settings)
+
+
+def _export_files(exported: list[dict], sources, base: str, session: str) -> tuple[str, str]:
+    """The conversation as conversation.md and conversation.html in this session's own folder."""
+    folder = Path(tempfile.gettempdir()) / "khwarazm-export" / re.sub(r"\W", "", session or "anonymous")
+    folder.mkdir(parents=True, exist_ok=True)
+    turns = [ExportTurn(t["question"], t["answer"]) for t in exported]
+    language = detect_language(turns[0].question) if turns else "en"
+    (folder / "conversation.md").write_text(conversation_markdown(turns, sources, base, language), encoding="utf-8")
+    (folder / "conversation.html").write_text(conversation_html(turns, sources, base, language), encoding="utf-8")
+    return str(folder / "conversation.md"), str(folder / "conversation.html")
+
+
 def create_blocks(assistant: Assistant) -> gr.Blocks:
     texts = {source.path: source for source in assistant.sources}
 
-    def respond(question: str, chat: list, turns: list, groups: list, language: str) -> Iterator[tuple]:
-        """Stream one answer into the chat; the sources panel follows the final answer.
+    def respond(question: str, chat: list, exported: list, groups: list, language: str,
+                request: gr.Request) -> Iterator[tuple]:
+        """Stream one answer into the chat; the sources panel and the export files follow the final answer.
 
-        Outputs: question box, chat, turns (plain history for follow-ups), source groups, sources
-        panel, copy box. Everything is per session (gr.State and the Chatbot's own value)."""
+        Outputs: question box, chat, the conversation so far ([{question, answer dict}]: history for
+        follow-ups, and what is exported), source groups, sources panel, copy box, the two export
+        files. Everything is per session (gr.State and the Chatbot's own value)."""
         question = question if isinstance(question, str) else ""
         lang = language if language in ("ar", "en") else None
         chat = [*chat, {"role": "user", "content": message_html(question.strip() or "…")}]
         turn = len(groups) + 1
+        unchanged = (gr.skip(),) * 6
+        history = [m for t in exported for m in ({"role": "user", "content": t["question"]},
+                                                 {"role": "assistant", "content": t["answer"]["text"]})]
         answer = None
         try:
             text = ""
-            for item in assistant.ask_stream(question, history=turns, language=lang):
+            for item in assistant.ask_stream(question, history=history, language=lang):
                 if isinstance(item, Answer):
                     answer = item
                     break
                 text += item
-                yield ("", [*chat, {"role": "assistant", "content": message_html(text, lang)}],
-                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                yield ("", [*chat, {"role": "assistant", "content": message_html(text, lang)}], *unchanged)
         except QuestionError as exc:
-            reply = {"role": "assistant", "content": message_html(str(exc), exc.language)}
-            yield question, [*chat, reply], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield question, [*chat, {"role": "assistant", "content": message_html(str(exc), exc.language)}], *unchanged
             return
         except Exception:  # never a traceback in the chat: a short message, the details in the log
             log.exception("answering %r failed", question)
         if answer is None:
             lang = lang or detect_language(question)
             sorry = {"role": "assistant", "content": message_html(message("internal_error", lang), lang)}
-            yield question, [*chat, sorry], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield question, [*chat, sorry], *unchanged
             return
+        base = _gradio_base_url(request, assistant.settings)
         copy_text = answer_with_references(answer)
         reply = {"role": "assistant", "content": message_html(answer.text, answer.language, turn=turn,
                                                               copy_text=copy_text)}
-        turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
-        groups = [*groups, answer_sources_html(answer, turn, question, notes=notes_of)]
-        yield "", [*chat, reply], turns, groups, sources_panel(groups), copy_text
+        exported = [*exported, {"question": question, "answer": annotate(answer.to_dict(), assistant.sources, base)}]
+        links = lambda citation: link_of(citation, base)  # noqa: E731
+        groups = [*groups, answer_sources_html(answer, turn, question, notes=notes_of, links=links)]
+        markdown_file, html_file = _export_files(exported, assistant.sources, base, getattr(request, "session_hash", ""))
+        yield ("", [*chat, reply], exported, groups, sources_panel(groups), copy_text,
+               gr.DownloadButton(value=markdown_file, interactive=True), gr.DownloadButton(value=html_file, interactive=True))
 
     def notes_of(citation) -> list[dict]:
         text = texts.get(citation.source)
         return text.notes(citation.paragraph) if text else []
 
+    def link_of(citation, base: str) -> tuple[str, dict]:
+        """A cited passage's permalink (opening at its quoted span) and its references."""
+        text = texts.get(citation.source)
+        if text is None:
+            return "", {}
+        spans = sorted(citation.highlights)
+        link = permalink(base, text, citation.paragraph, *((spans[0][0], spans[-1][1]) if spans else (None, None)))
+        return link, references(text, citation.paragraph, link)
+
     def clear() -> tuple:
-        return [], [], [], sources_panel([]), ""
+        return ([], [], [], sources_panel([]), "", gr.DownloadButton(value=None, interactive=False),
+                gr.DownloadButton(value=None, interactive=False))
 
     def api_ask(question: str, history: list[dict] | None = None, language: str | None = None) -> dict:
         """Answer a question with cited passages (the same JSON as POST /api/ask).
@@ -280,23 +345,29 @@ def create_blocks(assistant: Assistant) -> gr.Blocks:
                                           open=False, elem_id="copy-accordion"):
                             copy_box = gr.Textbox(show_label=False, elem_id="copy", lines=4, interactive=False,
                                                   buttons=["copy"])
+                        with gr.Row():
+                            export_markdown = gr.DownloadButton("Export conversation (Markdown) · تصدير المحادثة",
+                                                                elem_id="export-md", interactive=False, size="sm")
+                            export_html = gr.DownloadButton("Printable page · صفحة للطباعة", elem_id="export-html",
+                                                            interactive=False, size="sm")
                     with gr.Column(scale=2, elem_id="sources-column"):
                         sources = gr.HTML(sources_panel([]), elem_id="sources")
             with gr.Tab("Reader · النص", elem_id="tab-reader"):
-                gr.HTML(reader_html(assistant), elem_id="reader")
+                gr.HTML(reader_html(assistant.sources), elem_id="reader")
             with gr.Tab("Glossary · المسرد", elem_id="tab-glossary"):
                 search = gr.Textbox(label="Search (Arabic or English) · بحث", elem_id="glossary-search")
                 table = gr.Dataframe(glossary_rows(assistant), headers=GLOSSARY_HEADERS,
                                      interactive=False, wrap=True, elem_id="glossary")
                 search.change(lambda q: glossary_rows(assistant, q), search, table, api_visibility="private",
                               show_progress="hidden")
-        turns = gr.State([])
+        exported = gr.State([])
         groups = gr.State([])
-        outputs = [question, chatbot, turns, groups, sources, copy_box]
-        inputs = [question, chatbot, turns, groups, language]
+        outputs = [question, chatbot, exported, groups, sources, copy_box, export_markdown, export_html]
+        inputs = [question, chatbot, exported, groups, language]
         ask.click(respond, inputs, outputs, api_visibility="private")
         question.submit(respond, inputs, outputs, api_visibility="private")
-        clear_button.click(clear, None, [chatbot, turns, groups, sources, copy_box], api_visibility="private")
+        clear_button.click(clear, None, [chatbot, exported, groups, sources, copy_box, export_markdown, export_html],
+                           api_visibility="private")
         gr.api(api_ask, api_name="ask")
     blocks.queue(default_concurrency_limit=CONCURRENCY)
     return blocks

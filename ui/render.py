@@ -13,10 +13,13 @@ sources panel, which keeps the passages of every answer of the conversation (new
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 
 from rag import Answer, Citation
+from rag.citations import style_label
+from rag.sources import SourceText
 from rag.textnorm import detect_language
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -35,6 +38,8 @@ LABELS = {
     "paragraph": {"en": "paragraph", "ar": "الفقرة"},
     "translation": {"en": "English translation", "ar": "الترجمة الإنجليزية"},
     "copy": {"en": "Copy with references", "ar": "نسخ مع المراجع"},
+    "cite": {"en": "Cite", "ar": "استشهد"},
+    "open": {"en": "Open in the reader", "ar": "افتح في النص"},
     "empty": {"en": "Ask a question: the passages an answer cites appear here.",
               "ar": "اطرح سؤالاً: تظهر هنا المقاطع التي تستشهد بها الإجابة."},
 }
@@ -109,11 +114,27 @@ def notes_html(notes: list[dict], language: str) -> str:
     return f'<ul class="src-notes">{items}</ul>' if items else ""
 
 
-def citation_html(citation: Citation, language: str, *, turn: int, related: bool, notes: list[dict] = ()) -> str:
+def cite_html(references: dict[str, dict[str, str]], language: str) -> str:
+    """A folded "Cite" box: the passage's reference in every style, in the reader's language first."""
+    if not references:
+        return ""
+    order = [language, "en" if language == "ar" else "ar"]
+    rows = "".join(f'<p class="cite-ref" dir="{direction(lang)}" lang="{lang}"><b>{escape(style_label(style, lang))}</b> '
+                   f'<span class="cite-text">{escape(by_language[lang])}</span></p>'
+                   for style, by_language in references.items() for lang in order)
+    return f'<details class="cite-box"><summary>{LABELS["cite"][language]}</summary>{rows}</details>'
+
+
+def citation_html(citation: Citation, language: str, *, turn: int, related: bool, notes: list[dict] = (),
+                  link: str = "", references: dict[str, dict[str, str]] | None = None) -> str:
+    """One passage of an answer; with `link` (its permalink) the paragraph number opens it in the
+    reader, and with `references` a "Cite" box follows it."""
     label = f"({citation.n})" if related else f"[{citation.n}]"
+    where = f'{LABELS["paragraph"][language]} <bdi>{citation.paragraph}</bdi>'
+    if link:
+        where = f'<a class="permalink" href="{escape(link)}" target="_blank" title="{LABELS["open"][language]}">{where}</a>'
     head = (f'<div class="src-head" dir="{direction(language)}"><b><bdi>{label}</bdi></b> '
-            f'<bdi class="src-file">{escape(citation.source)}</bdi> · {LABELS["paragraph"][language]} '
-            f'<bdi>{citation.paragraph}</bdi></div>')
+            f'<bdi class="src-file">{escape(citation.source)}</bdi> · {where}</div>')
     original = (f'<div class="src-original" dir="{direction(citation.language)}" lang="{escape(citation.language)}">'
                 f"{_highlighted(citation)}</div>")
     translation = ""
@@ -124,20 +145,24 @@ def citation_html(citation: Citation, language: str, *, turn: int, related: bool
                        f"{bidi_html(citation.translation, tl)}</div></details>")
     anchor = "rel" if related else "src"
     return (f'<section class="src{" related" if related else ""}" id="{anchor}-{turn}-{citation.n}">'
-            f"{head}{original}{translation}{notes_html(list(notes), language)}</section>")
+            f"{head}{original}{translation}{notes_html(list(notes), language)}"
+            f"{cite_html(references or {}, language)}</section>")
 
 
 def answer_sources_html(answer: Answer, turn: int, question: str,
-                        notes: Callable[[Citation], list[dict]] = lambda citation: []) -> dict:
+                        notes: Callable[[Citation], list[dict]] = lambda citation: [],
+                        links: Callable[[Citation], tuple[str, dict]] = lambda citation: ("", {})) -> dict:
     """The passages of one answer (the cited ones, or for a refusal the three closest as related),
-    with the editors' footnotes on them, as {"html", "title", "dir"}: one group of the sources panel."""
+    with the editors' footnotes on them, their permalinks and references (`links`: citation ->
+    (permalink, references)), as {"html", "title", "dir"}: one group of the sources panel."""
     language = answer.language
-    if answer.answerable:
-        title = LABELS["sources"][language]
-        items = [citation_html(c, language, turn=turn, related=False, notes=notes(c)) for c in answer.citations]
-    else:
-        title = LABELS["related"][language]
-        items = [citation_html(c, language, turn=turn, related=True, notes=notes(c)) for c in answer.passages[:3]]
+    related = not answer.answerable
+    title = LABELS["related" if related else "sources"][language]
+    shown = answer.passages[:3] if related else answer.citations
+    items = []
+    for c in shown:
+        link, refs = links(c)
+        items.append(citation_html(c, language, turn=turn, related=related, notes=notes(c), link=link, references=refs))
     q = detect_language(question)
     heading = f'{title} <span class="turn">· {LABELS["answer"][language]} <bdi>{turn}</bdi></span>'
     asked = f'<p class="src-question" dir="{direction(q)}" lang="{q}">{bidi_html(question, q)}</p>'
@@ -165,3 +190,34 @@ def answer_with_references(answer: Answer) -> str:
         if c.translation:
             lines.append(f"    {c.translation}")
     return "\n".join(lines).strip()
+
+
+def reader_html(sources: list[SourceText], focus: tuple[str, int, int | None, int | None] | None = None) -> str:
+    """Every source, paragraph by paragraph (numbered), beside its aligned English translation.
+    With `focus` = (stem, paragraph, start, end), that paragraph is marked (class "focus") and the
+    span [start, end) of the original inside it highlighted."""
+    parts = []
+    for source in sources:
+        parts.append(f'<h2 dir="rtl" lang="ar">{escape(source.title.get("ar", source.path))}</h2>')
+        if source.title.get("en"):
+            parts.append(f'<h3 dir="ltr" lang="en">{escape(source.title["en"])}</h3>')
+        parts.append(f'<p class="reader-source"><bdi>{escape(source.path)}</bdi></p>')
+        for para in source.paragraphs:
+            focused = focus is not None and focus[:2] == (source.stem, para.number)
+            start, end = (focus[2], focus[3]) if focused and None not in focus[2:] else (para.end, para.end)
+            start, end = max(start, para.start), min(end, para.end)
+            original = escape(source.text[para.start:para.end])
+            if start < end:
+                original = (escape(source.text[para.start:start]) + "<mark>" + escape(source.text[start:end])
+                            + "</mark>" + escape(source.text[end:para.end]))
+            # the translation of the highlighted clauses is highlighted too
+            translation = " ".join(f"<mark>{escape(s.translation)}</mark>" if s.start < end and start < s.end
+                                   else escape(s.translation)
+                                   for s in source.segments if s.paragraph == para.number and s.translation)
+            parts.append(
+                f'<div class="reader-row{" focus" if focused else ""}" id="para-{html.escape(source.stem)}-{para.number}">'
+                f'<div class="reader-n">{para.number}</div>'
+                f'<div class="reader-ar" dir="rtl" lang="ar">{original}{notes_html(source.notes(para.number), "ar")}</div>'
+                f'<div class="reader-en" dir="ltr" lang="en">{translation}'
+                f'{notes_html(source.notes(para.number), "en")}</div></div>')
+    return '<div class="reader">' + "".join(parts) + "</div>"
