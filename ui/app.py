@@ -4,6 +4,7 @@
     POST /api/ask                  {"question", "history"?, "language"?} -> the Answer dict, each
                                    citation with its permalink and references (Chicago, APA; ar, en)
     GET  /api/passages/{source}/{paragraph}
+    POST /api/ask/stream           the same, as server-sent events (delta..., then answer)
     POST /api/export               {"turns": [{"question", "answer"}], "format": "markdown"|"html"}
     GET  /passage/{source}/{paragraph}?start=&end=   a passage's permalink: the reader opened at it
     GET  /api/health, /docs, /embed (a compact page for an iframe)
@@ -28,7 +29,7 @@ import gradio as gr
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -144,6 +145,35 @@ def create_api(assistant: Assistant) -> FastAPI:
             return _error(400, str(exc), exc.language)
         return annotate(answer, assistant.sources, base_url_of(request, assistant.settings))
 
+    @app.post("/api/ask/stream", summary="Answer a question, streamed as server-sent events")
+    def api_ask_stream(body: AskRequest, request: Request) -> Response:
+        """`event: delta` with {"text"} as the answer is written (a generator's sentences only once
+        checked), then `event: answer` with the whole Answer dict (as POST /api/ask returns it)."""
+        history = [t.model_dump() for t in body.history] if body.history else None
+        language = None if body.language in (None, "", "auto") else body.language
+        try:
+            assistant.validate(body.question, history, language)
+        except QuestionError as exc:
+            return _error(400, str(exc), exc.language)
+        base = base_url_of(request, assistant.settings)
+
+        def events() -> Iterator[str]:
+            try:
+                for item in assistant.ask_stream(body.question, history=history, language=language):
+                    if isinstance(item, Answer):
+                        answer = annotate(item.to_dict(), assistant.sources, base)
+                        yield f"event: answer\ndata: {json.dumps(answer, ensure_ascii=False)}\n\n"
+                    else:
+                        yield f"event: delta\ndata: {json.dumps({'text': item}, ensure_ascii=False)}\n\n"
+            except Exception:  # the stream has begun: the error travels as an event, never a traceback
+                log.exception("streaming an answer to %r failed", body.question)
+                lang = language or detect_language(body.question)
+                error = {"error": message("internal_error", lang), "language": lang}
+                yield f"event: error\ndata: {json.dumps(error, ensure_ascii=False)}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
     @app.get("/api/passages/{source}/{paragraph}", summary="One paragraph of a source, with its translation")
     def api_passage(source: str, paragraph: int, request: Request) -> dict:
         text, failure = _paragraph_of(source, paragraph, request_language(request))
@@ -192,7 +222,8 @@ def create_api(assistant: Assistant) -> FastAPI:
     @app.get("/api/health", summary="Liveness and what is loaded")
     def api_health() -> dict:
         return {"status": "ok", "model": assistant.settings.model, "engine": assistant.engine.name,
-                "passages": len(assistant.index.passages), "sources": [s.path for s in assistant.sources]}
+                "generator": assistant.engine_status(), "passages": len(assistant.index.passages),
+                "sources": [s.path for s in assistant.sources]}
 
     @app.get("/embed", response_class=HTMLResponse, summary="A compact page for an iframe")
     def embed(request: Request) -> HTMLResponse:
