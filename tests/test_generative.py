@@ -18,9 +18,8 @@ import time
 import pytest
 
 from rag import Assistant
-from rag.generative import OpenAIEngine, _sentences
+from rag.generative import _sentences
 from rag.messages import message
-from rag.support import SupportCheck
 from rag.textnorm import normalize
 from ui.app import free_port
 
@@ -166,6 +165,34 @@ def test_a_server_that_never_answers_times_out(assistant, generating):
         silent.close()
     assert answer.text.endswith(message("generator_timeout", "en")) and "five months" in answer.text
     assert seconds < 2.0 + 3.0
+
+
+@pytest.mark.parametrize("reply", [(200, b"<html>not an API</html>"), (200, b"data: {not json}\n\n"),
+                                   (500, b'{"error": "overloaded"}'), (200, b'data: {"choices": []}\n\n')])
+def test_a_server_that_answers_garbage_leaves_the_extractive_answer(assistant, generating, reply):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    status, body = reply
+
+    class Garbage(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        odd = _with_settings(assistant, generating.settings.replace(
+            openai_base_url=f"http://127.0.0.1:{server.server_address[1]}/v1"))
+        answer = odd.ask("How long did the siege of Otrar last?")
+    finally:
+        server.shutdown()
+    assert answer.text.endswith(message("generator_failed", "en")) and "five months" in answer.text
 
 
 def _stream_timing(generating, question: str) -> tuple[float, float]:

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from rag.lti import STATE_DB, register_platform
 from ui.lti import create_lti_router
 
-from .lti_platform import CLIENT_ID, DEPLOYMENT_ID, TEACHER, form_fields, launch_with, login_query, new_key
+from .lti_platform import CLIENT_ID, TEACHER, form_fields, launch_with, login_query, new_key
 
 
 @pytest.fixture
