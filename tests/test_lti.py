@@ -248,3 +248,22 @@ def test_register_replaces_a_platforms_entry_and_keeps_the_key(tmp_path):
     entries = json.loads(config.read_text())["https://lms.example.org"]
     assert len(entries) == 1 and entries[0]["deployment_ids"] == ["d1", "d2"]
     assert entries[0]["auth_login_url"].endswith("/auth2") and (tmp_path / "lti-private.pem").read_bytes() == key
+
+
+def test_behind_tls_the_login_cookies_work_in_a_third_party_iframe(assistant, settings, platform):
+    """With an https public address, the state cookie is SameSite=None; Secure; Partitioned (CHIPS)."""
+    public = copy.copy(assistant)
+    public.settings = settings.replace(public_url="https://assistant.example.edu")
+    app = FastAPI()
+    app.include_router(create_lti_router(public))
+    with TestClient(app, base_url="https://assistant.example.edu") as test:
+        query = login_query(platform, target_link_uri="https://assistant.example.edu/lti/launch")
+        response = test.get(f"/lti/login?{query}", follow_redirects=False)
+        nonce = parse_qs(urlparse(response.headers["location"]).query)["nonce"][0]
+        test.cookies.clear()  # a browser that blocks third-party cookies
+        blocked = test.post("/lti/launch", data={"id_token": platform.forge(platform.claims(nonce)), "state": "state-x"})
+    assert blocked.status_code == 400 and "cookie" in blocked.text
+    assert response.status_code == 302
+    assert parse_qs(urlparse(response.headers["location"]).query)["redirect_uri"] == ["https://assistant.example.edu/lti/launch"]
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("lti1p3-state-"))
+    assert all(part in cookie for part in ("SameSite=none", "Secure", "Partitioned", "HttpOnly"))

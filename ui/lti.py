@@ -156,10 +156,12 @@ class Cookies(CookieService):
     def apply(self, response: Response) -> Response:
         secure = self._request.is_secure()
         for key, (value, exp) in self._pending.items():
-            # partitioned (CHIPS): the cookie lives in the platform's partition, as Chrome requires of
-            # cookies in third-party iframes
             response.set_cookie(key, value, max_age=exp, path="/", httponly=True, secure=secure,
-                                samesite="none" if secure else "lax", partitioned=secure)
+                                samesite="none" if secure else "lax")
+            if secure:  # partitioned (CHIPS), as Chrome requires of cookies in third-party iframes; written
+                # here because Python's http.cookies knows the attribute only from 3.14
+                name, header = response.raw_headers[-1]
+                response.raw_headers[-1] = (name, header + b"; Partitioned")
         return response
 
 
@@ -274,7 +276,9 @@ class LtiTool:
             except Exception:  # an unreadable body is a bad launch, not a server error
                 raise Refused("lti_missing_claims", "unreadable form body") from None
             values.update({k: v for k, v in form.items() if isinstance(v, str)})
-        return Params(values, dict(request.cookies), request.url.scheme == "https")
+        # behind a TLS proxy that does not forward the scheme, the configured public address tells
+        secure = request.url.scheme == "https" or self.settings.public_url.startswith("https://")
+        return Params(values, dict(request.cookies), secure)
 
     # ---- login
     async def login(self, request: Request) -> Response:
@@ -296,8 +300,9 @@ class LtiTool:
     # ---- launch
     async def launch(self, request: Request) -> Response:
         params = await self.params(request)
-        launcher = Launcher(params, self.tool_config(), LaunchData(self.cache), self.store, LaunchData(self.keys_cache))
-        try:
+        config = self.tool_config()
+        try:  # behind TLS the launch data is keyed by a session cookie: a browser that blocked it fails here
+            launcher = Launcher(params, config, LaunchData(self.cache), self.store, LaunchData(self.keys_cache))
             launcher.validate()
         except Exception as error:  # noqa: BLE001 - whatever pylti1p3, PyJWT or requests raise, the launch is refused
             raise Refused(reason_of(error), f"launch refused: {type(error).__name__}: {error}") from None
@@ -333,7 +338,10 @@ class LtiTool:
 
     # ---- deep linking
     async def deep_link(self, request: Request) -> Response:
-        form = await request.form()
+        try:
+            form = await request.form()
+        except Exception:  # an unreadable body is a bad request, not a server error
+            raise Refused("lti_nothing_chosen", "unreadable deep-linking form") from None
         launch = self.store.launch(form.get("token"))
         if launch is None:
             raise Refused("lti_session_expired", "deep-link response without a live launch", status=401)
