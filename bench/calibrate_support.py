@@ -38,7 +38,8 @@ def measure(assistant: Assistant, pairs: list[dict]) -> list[dict]:
     rows = []
     for pair in pairs:
         hits = [Hit(p, 0.0, 0.0) for p in assistant.index.passages if p.paragraph == pair["paragraph"]]
-        results = [check.check(pair["sentence"], hit, pair["lang"]) for hit in hits]
+        vector = check.encode(pair["sentence"])
+        results = [check.check(pair["sentence"], hit, pair["lang"], vector) for hit in hits]
         passing = [r for r in results if not r.reason]
         best = max(passing, key=lambda r: (r.similarity, r.coverage), default=None)
         rows.append({**pair, "facts": bool(passing), "reason": next((r.reason for r in results if r.reason), ""),

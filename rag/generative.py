@@ -28,7 +28,7 @@ import httpx
 from .engine import Claim, Draft, EngineInput
 from .settings import Settings
 from .support import SupportCheck
-from .textnorm import detect_language
+from .textnorm import detect_language, tokenize
 
 log = logging.getLogger("rag.generative")
 SYSTEM_PROMPT = {
@@ -210,8 +210,11 @@ class OpenAIEngine:
         words = MARKERS.sub("", sentence).strip()
         if words.casefold().startswith(REFUSALS):
             return None
-        candidates = dict.fromkeys(cited) if cited else range(len(hits))
-        checked = [(self.support.check(words, hits[hit], language), hit) for hit in candidates if 0 <= hit < len(hits)]
+        candidates = [hit for hit in (dict.fromkeys(cited) if cited else range(len(hits))) if 0 <= hit < len(hits)]
+        if not candidates:
+            return None
+        vector = self.support.encode(words) if tokenize(words) else None
+        checked = [(self.support.check(words, hits[hit], language, vector), hit) for hit in candidates]
         supported = [(support.similarity, hit, support) for support, hit in checked if support.supported]
         if not supported:
             return None

@@ -106,6 +106,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Choose at least one item to add to the course.",
         "ar": "اختر عنصراً واحداً على الأقل لإضافته إلى المقرر.",
     },
+    "lti_ask_title": {"en": "Ask the study assistant", "ar": "اسأل المساعد"},
+    "bad_json": {"en": "The request body is not valid JSON.", "ar": "نص الطلب ليس JSON صالحاً."},
     "lti_cookies_blocked": {
         "en": "Your browser does not allow this page to keep its sign-in inside the course page.",
         "ar": "لا يسمح متصفحك لهذه الصفحة بحفظ تسجيل الدخول داخل صفحة المقرر.",

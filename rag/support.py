@@ -56,17 +56,24 @@ class SupportCheck:
         self.table, self.glossary, self.index, self.embedder = table, glossary, index, embedder
         self.limits = calibrated() if limits is None else limits
         self.stopwords = frozenset(w.casefold() for w in (*EN_STOPWORDS, *AR_STOPWORDS))
+        # per passage: every number it says and every search term it uses, over its clauses' facts
+        self.passage_facts = {p.id: (frozenset().union(*(self.table.facts[(p.id, i)].values for i in range(len(p.segments)))),
+                                     frozenset().union(*(self.table.facts[(p.id, i)].terms for i in range(len(p.segments)))))
+                              for p in index.passages}
+
+    def encode(self, sentence: str) -> np.ndarray:
+        """The sentence's vector, once for every passage it is checked against."""
+        return self.embedder.encode_queries([sentence])[0]
 
     def facts(self, sentence: str, hit: Hit) -> str:
         """"" when every number and name of the sentence is the passage's, else what is not."""
         passage = hit.passage
-        clauses = [self.table.facts[(passage.id, i)] for i in range(len(passage.segments))]
-        if self.table.values(normalize(sentence)) - frozenset().union(*(c.values for c in clauses)):
+        values, terms = self.passage_facts[passage.id]
+        if self.table.values(normalize(sentence)) - values:
             return "number"
         named = {m.entry.id for m in self.glossary.find(sentence, where=(passage.source, passage.paragraph))}
         if named - self.table.passage_names[passage.id]:
             return "name"
-        terms = frozenset().union(*(c.terms for c in clauses))
         for word in CAPITALISED.findall(sentence):
             if word.casefold() in self.stopwords or self.glossary.find(word):
                 continue
@@ -89,15 +96,15 @@ class SupportCheck:
 
     def terms_covered(self, sentence: str, hit: Hit) -> float:
         """The share of the sentence's search terms the passage uses (in either view)."""
-        passage = hit.passage
-        terms = frozenset().union(*(self.table.facts[(passage.id, i)].terms for i in range(len(passage.segments))))
+        terms = self.passage_facts[hit.passage.id][1]
         own = set(tokenize(sentence))
         return len(own & terms) / len(own) if own else 0.0
 
-    def check(self, sentence: str, hit: Hit, language: str) -> Support:
+    def check(self, sentence: str, hit: Hit, language: str, vector: np.ndarray | None = None) -> Support:
+        """Whether the passage supports the sentence; `vector`: the sentence's, when already encoded."""
         if not tokenize(sentence):
             return Support(False, "empty", 0.0, 0.0, None)
-        similarity, evidence = self.nearest(self.embedder.encode_queries([sentence])[0], hit)
+        similarity, evidence = self.nearest(self.encode(sentence) if vector is None else vector, hit)
         coverage = self.terms_covered(sentence, hit)
         threshold, least_covered = self.limits[language]
         reason = self.facts(sentence, hit) or ("far" if similarity < threshold else "") \

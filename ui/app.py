@@ -84,10 +84,6 @@ def _error(status: int, message: str, language: str = "en") -> JSONResponse:
     return JSONResponse({"error": message, "language": language}, status_code=status)
 
 
-def _ask(assistant: Assistant, question: object, history: object, language: object) -> Answer:
-    return assistant.ask(question, history=history, language=None if language in (None, "", "auto") else language)
-
-
 class ApiOnly:
     """Apply a middleware (CORS) to /api/* only; the app's own pages keep Gradio's rules."""
 
@@ -123,7 +119,7 @@ def create_api(assistant: Assistant) -> FastAPI:
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = exc.errors()
         if any(p.get("type") == "json_invalid" for p in problems):
-            return _error(400, "The request body is not valid JSON.")
+            return _error(400, message("bad_json", "en"))
         body = exc.body if isinstance(exc.body, dict) else None
         if body is not None and request.url.path == "/api/ask":
             # the library's own check says what is wrong, in the question's language
@@ -140,7 +136,7 @@ def create_api(assistant: Assistant) -> FastAPI:
     def api_ask(body: AskRequest, request: Request) -> dict:
         history = [t.model_dump() for t in body.history] if body.history else None
         try:
-            answer = _ask(assistant, body.question, history, body.language).to_dict()
+            answer = assistant.ask(body.question, history=history, language=body.language).to_dict()
         except QuestionError as exc:
             return _error(400, str(exc), exc.language)
         return annotate(answer, assistant.sources, base_url_of(request, assistant.settings))
@@ -150,16 +146,15 @@ def create_api(assistant: Assistant) -> FastAPI:
         """`event: delta` with {"text"} as the answer is written (a generator's sentences only once
         checked), then `event: answer` with the whole Answer dict (as POST /api/ask returns it)."""
         history = [t.model_dump() for t in body.history] if body.history else None
-        language = None if body.language in (None, "", "auto") else body.language
         try:
-            assistant.validate(body.question, history, language)
+            checked = assistant.validate(body.question, history, body.language)
         except QuestionError as exc:
             return _error(400, str(exc), exc.language)
         base = base_url_of(request, assistant.settings)
 
         def events() -> Iterator[str]:
             try:
-                for item in assistant.ask_stream(body.question, history=history, language=language):
+                for item in assistant.ask_stream(body.question, history=history, language=body.language):
                     if isinstance(item, Answer):
                         answer = annotate(item.to_dict(), assistant.sources, base)
                         yield f"event: answer\ndata: {json.dumps(answer, ensure_ascii=False)}\n\n"
@@ -167,8 +162,7 @@ def create_api(assistant: Assistant) -> FastAPI:
                         yield f"event: delta\ndata: {json.dumps({'text': item}, ensure_ascii=False)}\n\n"
             except Exception:  # the stream has begun: the error travels as an event, never a traceback
                 log.exception("streaming an answer to %r failed", body.question)
-                lang = language or detect_language(body.question)
-                error = {"error": message("internal_error", lang), "language": lang}
+                error = {"error": message("internal_error", checked.language), "language": checked.language}
                 yield f"event: error\ndata: {json.dumps(error, ensure_ascii=False)}\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream",
@@ -176,9 +170,10 @@ def create_api(assistant: Assistant) -> FastAPI:
 
     @app.get("/api/passages/{source}/{paragraph}", summary="One paragraph of a source, with its translation")
     def api_passage(source: str, paragraph: int, request: Request) -> dict:
-        text, failure = _paragraph_of(source, paragraph, request_language(request))
-        if failure:
-            return failure
+        language = request_language(request)
+        text, problem = _paragraph_of(source, paragraph, language)
+        if problem:
+            return _error(404, problem, language)
         para = text.paragraph(paragraph)
         link = permalink(base_url_of(request, assistant.settings), text, paragraph)
         segments = [s for s in text.segments if s.paragraph == paragraph]
@@ -189,13 +184,13 @@ def create_api(assistant: Assistant) -> FastAPI:
                              for s in segments]}
 
     def _paragraph_of(source: str, paragraph: int, language: str):
-        """(the source, None), or (None, a 404 in the reader's language) for an unknown source or paragraph."""
+        """(the source, None), or (None, why not, in the reader's language) for an unknown source or paragraph."""
         text = find_source(assistant.sources, source)
         if text is None:
             known = ", ".join(s.stem for s in assistant.sources)
-            return None, _error(404, message("unknown_source", language, source=source, known=known), language)
+            return None, message("unknown_source", language, source=source, known=known)
         if not 1 <= paragraph <= len(text.paragraphs):
-            return None, _error(404, message("unknown_passage", language, paragraph=paragraph, source=text.stem), language)
+            return None, message("unknown_passage", language, paragraph=paragraph, source=text.stem)
         return text, None
 
     @app.post("/api/export", summary="A conversation as Markdown or a printable HTML page, references resolved")
@@ -213,9 +208,9 @@ def create_api(assistant: Assistant) -> FastAPI:
     def passage(source: str, paragraph: str, request: Request, start: str | None = None, end: str | None = None) -> Response:
         language = request_language(request)
         number = int(paragraph) if paragraph.isdigit() else 0
-        text, failure = _paragraph_of(source, number, language)
-        if failure:
-            return HTMLResponse(page(json.loads(failure.body)["error"], language, "404", error=True), status_code=404)
+        text, problem = _paragraph_of(source, number, language)
+        if problem:
+            return HTMLResponse(page(problem, language, "404", error=True), status_code=404)
         span = (int(start), int(end)) if (start or "").isdigit() and (end or "").isdigit() else (None, None)
         return HTMLResponse(passage_page(assistant, text, number, *span, language, base_url_of(request, assistant.settings)))
 
@@ -312,9 +307,9 @@ def create_blocks(assistant: Assistant) -> gr.Blocks:
         copy_text = answer_with_references(answer)
         reply = {"role": "assistant", "content": message_html(answer.text, answer.language, turn=turn,
                                                               copy_text=copy_text)}
-        exported = [*exported, {"question": question, "answer": annotate(answer.to_dict(), assistant.sources, base)}]
-        links = lambda citation: link_of(citation, base)  # noqa: E731
-        groups = [*groups, answer_sources_html(answer, turn, question, notes=notes_of, links=links)]
+        annotated = annotate(answer.to_dict(), assistant.sources, base)
+        exported = [*exported, {"question": question, "answer": annotated}]
+        groups = [*groups, answer_sources_html(answer, turn, question, notes=notes_of, annotated=annotated)]
         markdown_file, html_file = _export_files(exported, assistant.sources, base, getattr(request, "session_hash", ""))
         yield ("", [*chat, reply], exported, groups, sources_panel(groups), copy_text,
                gr.DownloadButton(value=markdown_file, interactive=True), gr.DownloadButton(value=html_file, interactive=True))
@@ -322,15 +317,6 @@ def create_blocks(assistant: Assistant) -> gr.Blocks:
     def notes_of(citation) -> list[dict]:
         text = texts.get(citation.source)
         return text.notes(citation.paragraph) if text else []
-
-    def link_of(citation, base: str) -> tuple[str, dict]:
-        """A cited passage's permalink (opening at its quoted span) and its references."""
-        text = texts.get(citation.source)
-        if text is None:
-            return "", {}
-        spans = sorted(citation.highlights)
-        link = permalink(base, text, citation.paragraph, *((spans[0][0], spans[-1][1]) if spans else (None, None)))
-        return link, references(text, citation.paragraph, link)
 
     def clear() -> tuple:
         return ([], [], [], sources_panel([]), "", gr.DownloadButton(value=None, interactive=False),
@@ -343,7 +329,7 @@ def create_blocks(assistant: Assistant) -> gr.Blocks:
         [{"role": "user"|"assistant", "content": str}] or None. language: "ar", "en", or None/"auto"
         for the question's own language."""
         try:
-            return _ask(assistant, question, history, language).to_dict()
+            return assistant.ask(question, history=history, language=language).to_dict()
         except QuestionError as exc:
             raise gr.Error(str(exc)) from None
 

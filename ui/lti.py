@@ -47,7 +47,7 @@ from rag.lti import DESCRIPTION, STATE_DB, TITLE, Launch, LaunchStore, LtiSetupE
 from rag.messages import message
 from rag.textnorm import detect_language
 
-from .pages import base_url_of, chat_page, page, picker_page, request_language
+from .pages import base_url_of, chat_page, page, passage_of, picker_page, request_language
 
 log = logging.getLogger("lti")
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -369,18 +369,17 @@ class LtiTool:
         language = launch.language
         if form.get("ask"):
             question = str(form.get("question") or "").strip()[:self.settings.max_question_chars]
-            title = "اسأل المساعد" if language == "ar" else "Ask the study assistant"
+            title = message("lti_ask_title", language)
             items.append(DeepLinkResource().set_url(launch_url).set_title(f"{title}: {question}" if question else title)
                          .set_custom_params({"question": question} if question else {}))
         for value in form.getlist("passage"):
-            stem, _, number = str(value).partition(":")
-            source = next((s for s in self.assistant.sources if s.stem == stem), None)
-            if source is None or not number.isdigit() or not 1 <= int(number) <= len(source.paragraphs):
+            found = passage_of(self.assistant, value)
+            if found is None:
                 continue
-            label = "الفقرة" if language == "ar" else "Paragraph"
-            title = source.title.get(language) or source.stem
-            items.append(DeepLinkResource().set_url(launch_url).set_title(f"{title} · {label} {number}")
-                         .set_custom_params({"passage": f"{stem}:{number}"}))
+            source, number = found
+            title = f"{source.title.get(language) or source.stem} · {message('page_paragraph', language)} {number}"
+            items.append(DeepLinkResource().set_url(launch_url).set_title(title)
+                         .set_custom_params({"passage": f"{source.stem}:{number}"}))
         accepted = launch.deep_link["settings"].get("accept_types") or ["ltiResourceLink"]
         if "ltiResourceLink" not in accepted:
             return []
@@ -400,14 +399,11 @@ class LtiTool:
         if launch.kind != "resource":
             return JSONResponse({"error": message("lti_not_deep_link", language), "language": language}, 403)
         if not isinstance(body, dict):
-            return JSONResponse({"error": "The request body is not valid JSON." if language == "en"
-                                 else "نص الطلب ليس JSON صالحاً.", "language": language}, 400)
+            return JSONResponse({"error": message("bad_json", language), "language": language}, 400)
         history = [turn for q, a in self.store.turns(launch.conversation)
                    for turn in ({"role": "user", "content": q}, {"role": "assistant", "content": a.get("text", "")})]
-        answer_language = body.get("language")
-        try:
-            answer = self.assistant.ask(question, history=history[-2 * self.settings.max_history_turns:] or None,
-                                        language=None if answer_language in (None, "", "auto") else answer_language)
+        try:  # the assistant keeps the most recent turns of the history, and reads "auto" as the question's language
+            answer = self.assistant.ask(question, history=history, language=body.get("language"))
         except QuestionError as error:
             return JSONResponse({"error": str(error), "language": error.language}, 400)
         result = annotate(answer.to_dict(), self.assistant.sources, base_url_of(request, self.settings))

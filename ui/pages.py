@@ -12,12 +12,12 @@ from pathlib import Path
 from fastapi import Request
 
 from rag import Assistant, Settings
-from rag.citations import permalink, references, style_label
+from rag.citations import permalink, references
 from rag.lti import Launch
 from rag.messages import message
-from rag.sources import SourceText
+from rag.sources import SourceText, find_source
 
-from .render import reader_html
+from .render import cite_rows, reader_html
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -75,13 +75,22 @@ def chat_page(assistant: Assistant, language: str, base_url: str, *, token: str 
     return text.replace("<!--passage-->", _start_passage(assistant, start.get("passage", ""), language, base_url))
 
 
+def passage_of(assistant: Assistant, value: str) -> tuple[SourceText, int] | None:
+    """The passage an LTI item names ("stem:12"), if the loaded sources have it."""
+    stem, _, number = str(value).partition(":")
+    source = find_source(assistant.sources, stem) if stem else None
+    if source is None or not number.isdigit() or not 1 <= int(number) <= len(source.paragraphs):
+        return None
+    return source, int(number)
+
+
 def _start_passage(assistant: Assistant, value: str, language: str, base_url: str) -> str:
     """A passage an LTI item opens with ("stem:12"): the paragraph, its translation, a link to the reader."""
-    stem, _, number = value.partition(":")
-    source = next((s for s in assistant.sources if s.stem == stem), None)
-    if source is None or not number.isdigit() or not 1 <= int(number) <= len(source.paragraphs):
+    found = passage_of(assistant, value)
+    if found is None:
         return ""
-    para = source.paragraph(int(number))
+    source, number = found
+    para = source.paragraph(number)
     e = html.escape
     link = permalink(base_url, source, para.number)
     translation = source.translation_of(para.start, para.end) or ""
@@ -121,10 +130,7 @@ def passage_page(assistant: Assistant, source: SourceText, paragraph: int, start
     """A passage's permalink: the reader opened at it (the cited span highlighted) with its references."""
     e = html.escape
     link = permalink(base_url, source, paragraph, start, end)
-    refs = references(source, paragraph, link)
-    order = [language, "en" if language == "ar" else "ar"]
-    cite = "".join(f'<p class="cite-ref" dir="{_dir(lang)}" lang="{lang}"><b>{e(style_label(style, lang))}</b> '
-                   f'<span class="cite-text">{e(by_lang[lang])}</span></p>' for style, by_lang in refs.items() for lang in order)
+    cite = cite_rows(references(source, paragraph, link), language)
     licence = source.meta.get("licence_short") or {}
     licence_text = licence.get(language, "") if isinstance(licence, dict) else str(licence)
     css = (STATIC / "app.css").read_text(encoding="utf-8")

@@ -114,15 +114,19 @@ def notes_html(notes: list[dict], language: str) -> str:
     return f'<ul class="src-notes">{items}</ul>' if items else ""
 
 
-def cite_html(references: dict[str, dict[str, str]], language: str) -> str:
-    """A folded "Cite" box: the passage's reference in every style, in the reader's language first."""
-    if not references:
-        return ""
+def cite_rows(references: dict[str, dict[str, str]], language: str) -> str:
+    """A passage's reference in every style, in the reader's language first, then the other."""
     order = [language, "en" if language == "ar" else "ar"]
-    rows = "".join(f'<p class="cite-ref" dir="{direction(lang)}" lang="{lang}"><b>{escape(style_label(style, lang))}</b> '
+    return "".join(f'<p class="cite-ref" dir="{direction(lang)}" lang="{lang}"><b>{escape(style_label(style, lang))}</b> '
                    f'<span class="cite-text">{escape(by_language[lang])}</span></p>'
                    for style, by_language in references.items() for lang in order)
-    return f'<details class="cite-box"><summary>{LABELS["cite"][language]}</summary>{rows}</details>'
+
+
+def cite_html(references: dict[str, dict[str, str]], language: str) -> str:
+    """A folded "Cite" box with the passage's references."""
+    if not references:
+        return ""
+    return f'<details class="cite-box"><summary>{LABELS["cite"][language]}</summary>{cite_rows(references, language)}</details>'
 
 
 def citation_html(citation: Citation, language: str, *, turn: int, related: bool, notes: list[dict] = (),
@@ -151,18 +155,19 @@ def citation_html(citation: Citation, language: str, *, turn: int, related: bool
 
 def answer_sources_html(answer: Answer, turn: int, question: str,
                         notes: Callable[[Citation], list[dict]] = lambda citation: [],
-                        links: Callable[[Citation], tuple[str, dict]] = lambda citation: ("", {})) -> dict:
+                        annotated: dict | None = None) -> dict:
     """The passages of one answer (the cited ones, or for a refusal the three closest as related),
-    with the editors' footnotes on them, their permalinks and references (`links`: citation ->
-    (permalink, references)), as {"html", "title", "dir"}: one group of the sources panel."""
+    with the editors' footnotes on them and, from `annotated` (the answer's dict as
+    `rag.citations.annotate` completes it), their permalinks and references, as {"html", "title",
+    "dir"}: one group of the sources panel."""
     language = answer.language
     related = not answer.answerable
     title = LABELS["related" if related else "sources"][language]
     shown = answer.passages[:3] if related else answer.citations
-    items = []
-    for c in shown:
-        link, refs = links(c)
-        items.append(citation_html(c, language, turn=turn, related=related, notes=notes(c), link=link, references=refs))
+    extras = ((annotated or {}).get("passages" if related else "citations") or [])[:len(shown)]
+    extras += [{}] * (len(shown) - len(extras))
+    items = [citation_html(c, language, turn=turn, related=related, notes=notes(c), link=extra.get("permalink", ""),
+                           references=extra.get("references")) for c, extra in zip(shown, extras)]
     q = detect_language(question)
     heading = f'{title} <span class="turn">· {LABELS["answer"][language]} <bdi>{turn}</bdi></span>'
     asked = f'<p class="src-question" dir="{direction(q)}" lang="{q}">{bidi_html(question, q)}</p>'
